@@ -1,0 +1,191 @@
+"""The `dyndash` command: run a service, migrate, manage keys, follow events."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import uvicorn
+
+from dyndash_common.apikeys import SCOPES, create_key, ensure_key
+from dyndash_common.db.engine import Database, create_engine
+from dyndash_common.db.migrate import upgrade
+from dyndash_common.db.types import utcnow
+from dyndash_common.events.feed import follow
+from dyndash_common.logs import configure_logging
+from dyndash_common.runtime import build_runtime
+from dyndash_common.settings import Settings, get_settings
+
+DEV_KEY_FILE = Path(".dyndash/dev-api-key")
+
+
+async def _migrate(settings: Settings) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    settings = get_settings()
+    asyncio.run(_migrate(settings))
+    print("database is at the latest schema")
+    return 0
+
+
+def cmd_admin(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    configure_logging("admin_api", settings.log_level)
+    uvicorn.run(
+        "dyndash_admin_api.app:create_app",
+        factory=True,
+        host=args.host or settings.admin_host,
+        port=args.port or settings.admin_port,
+        workers=settings.workers,
+        log_config=None,
+        proxy_headers=True,
+    )
+    return 0
+
+
+async def _dev(settings: Settings, host: str, port: int) -> None:
+    from dyndash.demo import seed_demo
+    from dyndash_admin_api.app import create_app
+
+    await _migrate(settings)
+    runtime = build_runtime(settings)
+    try:
+        seeded = await seed_demo(runtime)
+        secret = settings.bootstrap_api_key
+        if secret is None:
+            secret = DEV_KEY_FILE.read_text().strip() if DEV_KEY_FILE.exists() else None
+        async with runtime.database.write() as session:
+            if secret is None:
+                _, secret = await create_key(
+                    session, pepper=settings.key_pepper, name="dev", scopes=["admin"]
+                )
+                DEV_KEY_FILE.parent.mkdir(exist_ok=True)
+                DEV_KEY_FILE.write_text(secret + "\n")
+            else:
+                await ensure_key(session, pepper=settings.key_pepper, secret=secret, name="dev")
+    finally:
+        await runtime.close()
+    base = f"http://{host}:{port}"
+    print(
+        "\n".join(
+            [
+                "",
+                "dyndash dev — everything in one process (SQLite, in-process bus and cache)",
+                f"  database     {settings.database_url}",
+                f"  demo         {'seeded' if seeded else 'already present'}",
+                f"  admin API    {base}/api/v1/templates",
+                f"  API docs     {base}/docs",
+                f"  events       curl -N -H 'X-API-Key: {secret}' {base}/api/v1/events",
+                f"  dev API key  {secret}",
+                "",
+            ]
+        ),
+        flush=True,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host=host, port=port, log_config=None)
+    )
+    await server.serve()
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if settings.env != "development":
+        print("dyndash dev runs only with DYNDASH_ENV=development", file=sys.stderr)
+        return 2
+    configure_logging("dev", settings.log_level)
+    asyncio.run(_dev(settings, args.host or settings.admin_host, args.port or settings.admin_port))
+    return 0
+
+
+async def _create_key(settings: Settings, name: str, scopes: list[str], days: int | None) -> str:
+    database = Database(create_engine(settings.database_url))
+    try:
+        async with database.write() as session:
+            expires = utcnow() + timedelta(days=days) if days else None
+            row, secret = await create_key(
+                session, pepper=settings.key_pepper, name=name, scopes=scopes, expires_at=expires
+            )
+        return f"{secret}\n(key id {row.id}, scopes {', '.join(row.scopes)}; shown only once)"
+    finally:
+        await database.dispose()
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    scopes = [scope.strip() for value in args.scope for scope in value.split(",") if scope.strip()]
+    unknown = sorted(set(scopes) - SCOPES)
+    if unknown or not scopes:
+        print(f"error: choose scopes from {', '.join(sorted(SCOPES))}", file=sys.stderr)
+        return 2
+    print(asyncio.run(_create_key(get_settings(), args.name, scopes, args.expires_days)))
+    return 0
+
+
+async def _tail(settings: Settings, after: int | None) -> None:
+    runtime = build_runtime(settings)
+    # Without Redis the writers live in another process, so nothing wakes us: poll the outbox.
+    idle = 15.0 if runtime.redis is not None else 0.25
+    try:
+        async for event in follow(runtime.database, runtime.bus, after, idle):
+            if event is not None:
+                print(event.to_json().decode(), flush=True)
+    finally:
+        await runtime.close()
+
+
+def cmd_events_tail(args: argparse.Namespace) -> int:
+    try:
+        asyncio.run(_tail(get_settings(), args.after))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dyndash", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    dev = commands.add_parser("dev", help="everything in one process, demo seeded")
+    admin = commands.add_parser("admin", help="run the admin API")
+    for command in (dev, admin):
+        command.add_argument("--host")
+        command.add_argument("--port", type=int)
+    dev.set_defaults(handler=cmd_dev)
+    admin.set_defaults(handler=cmd_admin)
+
+    commands.add_parser("migrate", help="upgrade the database schema").set_defaults(
+        handler=cmd_migrate
+    )
+
+    keys = commands.add_parser("keys", help="API keys").add_subparsers(dest="keys", required=True)
+    create = keys.add_parser("create", help="create a key and print its secret once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", action="append", required=True, help="repeat or comma-separate")
+    create.add_argument("--expires-days", type=int)
+    create.set_defaults(handler=cmd_keys_create)
+
+    events = commands.add_parser("events", help="change events").add_subparsers(
+        dest="events", required=True
+    )
+    tail = events.add_parser("tail", help="print the live event stream as JSON lines")
+    tail.add_argument("--after", type=int, help="start after this event id (default: now)")
+    tail.set_defaults(handler=cmd_events_tail)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

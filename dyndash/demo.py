@@ -1,0 +1,82 @@
+"""The demo `dyndash dev` seeds: a layout, a page extending it, a dashboard with widgets."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from dyndash_admin_api.operations.dashboards import create_dashboard, create_widget
+from dyndash_admin_api.operations.routes import create_route
+from dyndash_admin_api.operations.templates import create_template
+from dyndash_common.changes import change
+from dyndash_common.db.models import Dashboard
+from dyndash_common.runtime import Runtime
+
+LAYOUT = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{% block title %}dyndash{% endblock %}</title></head>
+<body>
+<main>{% block content %}{% endblock %}</main>
+</body>
+</html>
+"""
+
+WIDGET = """<section class="widget" data-widget="{{ widget.key }}">
+  <h2>{{ widget.title }}</h2>
+  <ul>{% for label, value in widget.data.items() %}<li>{{ label }}: {{ value }}</li>{% endfor %}</ul>
+</section>
+"""
+
+PAGE = """{% extends "demo-layout" %}
+{% block title %}{{ title }}{% endblock %}
+{% block content %}
+<h1>{{ title }}{% if params.region %} — {{ params.region }}{% endif %}</h1>
+{% for widget in widgets %}{% include "demo-widget" %}{% endfor %}
+{% endblock %}
+"""
+
+
+async def seed_demo(runtime: Runtime) -> bool:
+    """Create the demo once; returns False when it is already there."""
+    async with runtime.database.read() as session:
+        if (await session.execute(select(Dashboard.id).where(Dashboard.name == "demo"))).first():
+            return False
+    async with change(runtime) as changes:
+        await create_template(changes, {"name": "demo-layout", "html_content": LAYOUT}, None, "demo")
+        await create_template(changes, {"name": "demo-widget", "html_content": WIDGET}, None, "demo")
+        page = await create_template(
+            changes,
+            {"name": "demo-page", "html_content": PAGE, "css_content": "h1 { color: #234; }"},
+            None,
+            "demo",
+        )
+        dashboard = await create_dashboard(
+            changes, {"name": "demo", "title": "Demo", "description": None, "is_public": True}
+        )
+        await create_widget(
+            changes,
+            dashboard.id,
+            {"key": "revenue", "title": "Revenue", "type": "kv", "config": {}, "data": {"today": 1200}},
+        )
+        await create_widget(
+            changes,
+            dashboard.id,
+            {"key": "orders", "title": "Orders", "type": "kv", "config": {}, "data": {"open": 7}},
+        )
+        for path in ("/", "/sales/{region}"):
+            await create_route(
+                changes,
+                {
+                    "path": path,
+                    "template_id": page.id,
+                    "method": "GET",
+                    "is_active": True,
+                    "handler_config": {
+                        "dashboard_id": dashboard.id,
+                        "context": {"title": "Demo dashboard"},
+                        "query_params": [],
+                        "cache_ttl": 300,
+                        "auth": "public",
+                    },
+                },
+            )
+    return True

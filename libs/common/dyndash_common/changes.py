@@ -1,0 +1,46 @@
+"""A write and its change events: one transaction, then publication after commit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dyndash_common.db.models import Event
+from dyndash_common.events import outbox
+from dyndash_common.events.model import ChangeEvent
+from dyndash_common.events.publisher import publish_committed
+from dyndash_common.runtime import Runtime
+
+
+@dataclass
+class ChangeSet:
+    session: AsyncSession
+    events: list[Event] = field(default_factory=list)
+
+    async def emit(
+        self, type: str, kind: str, entity_id: int, version: int, payload: dict[str, Any]
+    ) -> None:
+        """Record an event; call after the change's last statement, right before commit."""
+        self.events.append(
+            await outbox.record(
+                self.session,
+                type=type,
+                kind=kind,
+                entity_id=entity_id,
+                version=version,
+                payload=payload,
+            )
+        )
+
+
+@asynccontextmanager
+async def change(runtime: Runtime) -> AsyncIterator[ChangeSet]:
+    async with runtime.database.write() as session:
+        changes = ChangeSet(session)
+        yield changes
+        committed = [ChangeEvent.from_row(row) for row in changes.events]
+    await publish_committed(runtime.database, runtime.bus, committed)

@@ -1,0 +1,1 @@
+"""Change events: the outbox, the bus adapters and the sweeper."""

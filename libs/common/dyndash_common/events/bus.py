@@ -1,0 +1,107 @@
+"""Event bus adapters: in-process for the embedded default, Redis Stream + pub/sub otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from dyndash_common.events.model import ChangeEvent
+
+
+class Subscription(Protocol):
+    async def next(self, timeout: float) -> ChangeEvent | None:
+        """The next event, or None when `timeout` seconds pass without one."""
+
+
+class EventBus(Protocol):
+    async def publish(self, event: ChangeEvent) -> None: ...
+
+    def subscribe(self) -> contextlib.AbstractAsyncContextManager[Subscription]: ...
+
+
+class _QueueSubscription:
+    def __init__(self, queue: asyncio.Queue[ChangeEvent]) -> None:
+        self.queue = queue
+
+    async def next(self, timeout: float) -> ChangeEvent | None:
+        try:
+            return await asyncio.wait_for(self.queue.get(), timeout)
+        except TimeoutError:
+            return None
+
+
+class InProcessBus:
+    """Fan-out to every subscriber of this process. A slow subscriber loses its oldest events,
+    never blocks the publisher; consumers re-read the outbox for what they need exactly."""
+
+    def __init__(self, queue_size: int = 1000) -> None:
+        self._queues: set[asyncio.Queue[ChangeEvent]] = set()
+        self._queue_size = queue_size
+
+    async def publish(self, event: ChangeEvent) -> None:
+        for queue in self._queues:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(event)
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[Subscription]:
+        queue: asyncio.Queue[ChangeEvent] = asyncio.Queue(self._queue_size)
+        self._queues.add(queue)
+        try:
+            yield _QueueSubscription(queue)
+        finally:
+            self._queues.discard(queue)
+
+
+class _PubSubSubscription:
+    def __init__(self, pubsub: object) -> None:
+        self.pubsub = pubsub
+
+    async def next(self, timeout: float) -> ChangeEvent | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (remaining := deadline - loop.time()) > 0:
+            message = await self.pubsub.get_message(  # type: ignore[attr-defined]
+                ignore_subscribe_messages=True, timeout=remaining
+            )
+            if message is not None and message.get("type") == "message":
+                return ChangeEvent.from_json(message["data"])
+        return None
+
+
+class RedisBus:
+    """XADD to a bounded stream (catch-up by id) and PUBLISH for instant fan-out."""
+
+    def __init__(self, redis: Redis, prefix: str, maxlen: int) -> None:
+        self.redis = redis
+        self.stream = f"{prefix}:events"
+        self.channel = f"{prefix}:events:live"
+        self.maxlen = maxlen
+
+    async def publish(self, event: ChangeEvent) -> None:
+        body = event.to_json()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(
+                self.stream,
+                {"seq": event.id, "type": event.type, "event": body},
+                maxlen=self.maxlen,
+                approximate=True,
+            )
+            pipe.publish(self.channel, body)
+            await pipe.execute()
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[Subscription]:
+        pubsub = self.redis.pubsub()
+        await pubsub.subscribe(self.channel)
+        try:
+            yield _PubSubSubscription(pubsub)
+        finally:
+            await pubsub.unsubscribe(self.channel)
+            await pubsub.aclose()

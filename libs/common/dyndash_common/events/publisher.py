@@ -1,0 +1,69 @@
+"""After commit: publish the transaction's events, and the sweeper for what that missed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from dyndash_common.db.engine import Database
+from dyndash_common.db.models import Event
+from dyndash_common.db.types import utcnow
+from dyndash_common.events.bus import EventBus
+from dyndash_common.events.model import ChangeEvent
+from dyndash_common.events.outbox import mark_published
+
+log = logging.getLogger("dyndash.events")
+
+
+async def publish_committed(database: Database, bus: EventBus, events: Sequence[ChangeEvent]) -> None:
+    """The fast path. A failure here is logged, not raised: the change is committed and the
+    sweeper will publish the event."""
+    if not events:
+        return
+    try:
+        for event in events:
+            await bus.publish(event)
+        async with database.write() as session:
+            await mark_published(session, [event.id for event in events])
+    except Exception as error:  # noqa: BLE001 - any bus or DB failure is the sweeper's to repair
+        log.warning(
+            "event_publish_deferred",
+            extra={"details": {"event_ids": [e.id for e in events], "error": repr(error)}},
+        )
+
+
+async def sweep_once(database: Database, bus: EventBus, grace_seconds: float) -> int:
+    """Publish events older than the grace period that nobody marked published; returns how
+    many. On PostgreSQL, SKIP LOCKED lets several sweepers share the work without overlap."""
+    cutoff = utcnow() - timedelta(seconds=grace_seconds)
+    async with database.write() as session:
+        query = (
+            select(Event)
+            .where(Event.published_at.is_(None), Event.created_at <= cutoff)
+            .order_by(Event.id)
+            .limit(500)
+        )
+        if database.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = (await session.execute(query)).scalars().all()
+        for row in rows:
+            await bus.publish(ChangeEvent.from_row(row))
+        await mark_published(session, [row.id for row in rows])
+    if rows:
+        log.info("outbox_swept", extra={"details": {"event_ids": [row.id for row in rows]}})
+    return len(rows)
+
+
+async def run_sweeper(
+    database: Database, bus: EventBus, interval_seconds: float, grace_seconds: float
+) -> None:
+    while True:
+        try:
+            await sweep_once(database, bus, grace_seconds)
+        except Exception as error:  # noqa: BLE001 - a sweeper that dies repairs nothing
+            log.warning("outbox_sweep_failed", extra={"details": {"error": repr(error)}})
+        await asyncio.sleep(interval_seconds)

@@ -1,0 +1,101 @@
+"""Settings read from the environment, one typed class shared by every service.
+
+Every variable is documented in the README's settings table; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEV_KEY_PEPPER = "dyndash-development-pepper-not-for-production"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./dyndash.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DYNDASH_", extra="ignore", frozen=True)
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "DYNDASH_DATABASE_URL"),
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "DYNDASH_REDIS_URL")
+    )
+    # Namespaces every Redis key, so several deployments (or test runs) can share one server.
+    redis_prefix: str = "dyndash"
+    key_pepper: str = DEV_KEY_PEPPER
+    bootstrap_api_key: str | None = None
+    admin_host: str = "127.0.0.1"
+    admin_port: int = Field(default=8001, ge=1, le=65535)
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    rate_limit_requests: int = Field(default=600, ge=1)
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    render_timeout_seconds: float = Field(default=2.0, gt=0)
+    render_max_output_bytes: int = Field(default=2_097_152, ge=1024)
+    event_stream_maxlen: int = Field(default=100_000, ge=100)
+    outbox_sweep_interval_seconds: float = Field(default=2.0, gt=0)
+    # An event younger than this is left to the writer's own publish; the sweeper takes the rest.
+    outbox_sweep_grace_seconds: float = Field(default=1.0, ge=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        for plain, driver in (
+            ("postgres://", "postgresql+asyncpg://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if value.startswith(plain):
+                return driver + value[len(plain) :]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _empty_redis_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("bootstrap_api_key")
+    @classmethod
+    def _bootstrap_key_length(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 24:
+            raise ValueError("DYNDASH_BOOTSTRAP_API_KEY must be at least 24 characters")
+        return value or None
+
+    @model_validator(mode="after")
+    def _production_secrets(self) -> Settings:
+        if self.env == "production" and self.key_pepper == DEV_KEY_PEPPER:
+            raise ValueError("DYNDASH_KEY_PEPPER must be set when DYNDASH_ENV=production")
+        if self.env == "production" and len(self.key_pepper) < 32:
+            raise ValueError("DYNDASH_KEY_PEPPER must be at least 32 characters")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded(self) -> bool:
+        """No Redis: the event bus, cache and rate limiter live in this process."""
+        return self.redis_url is None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Sandboxed Jinja2: the environment, write-time validation and budgeted rendering."""

@@ -1,0 +1,89 @@
+"""The admin API application: built per process, resources in its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from dyndash_common.apikeys import ensure_key
+from dyndash_common.events.bus import EventBus
+from dyndash_common.events.publisher import run_sweeper
+from dyndash_common.runtime import build_runtime
+from dyndash_common.settings import Settings, get_settings
+from dyndash_common.templating.budget import RenderBudget, RenderPool
+
+from dyndash_admin_api.handlers import install_error_handlers
+from dyndash_admin_api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from dyndash_admin_api.routers import dashboards, events, health, keys, routes, templates
+
+
+def create_app(settings: Settings | None = None, *, bus: EventBus | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = build_runtime(settings, bus)
+        pool = RenderPool(
+            RenderBudget(
+                timeout_seconds=settings.render_timeout_seconds,
+                max_output_bytes=settings.render_max_output_bytes,
+            )
+        )
+        if settings.bootstrap_api_key:
+            async with runtime.database.write() as session:
+                await ensure_key(
+                    session,
+                    pepper=settings.key_pepper,
+                    secret=settings.bootstrap_api_key,
+                    name="bootstrap",
+                )
+        sweeper = asyncio.create_task(
+            run_sweeper(
+                runtime.database,
+                runtime.bus,
+                settings.outbox_sweep_interval_seconds,
+                settings.outbox_sweep_grace_seconds,
+            )
+        )
+        app.state.runtime = runtime
+        app.state.render_pool = pool
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            pool.close()
+            await runtime.close()
+
+    app = FastAPI(
+        title="dyndash admin API",
+        version="0.1.0",
+        description="Templates, routes, dashboards, widgets, API keys and the change-event stream.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (
+        templates.router,
+        routes.router,
+        dashboards.router,
+        keys.router,
+        events.router,
+        health.router,
+    ):
+        app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["X-API-Key", "Authorization", "Content-Type", "If-Match", "Last-Event-ID"],
+        expose_headers=["ETag", "RateLimit", "RateLimit-Policy", "Retry-After", "X-Request-ID"],
+    )
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,84 @@
+"""Every error a client can see, as the seed's envelope: no traceback, SQL or stack detail."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from starlette.exceptions import HTTPException
+
+from dyndash_common.envelope import failure
+from dyndash_common.errors import DyndashError
+
+log = logging.getLogger("dyndash.api")
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(failure(code, message, details), status_code=status, headers=headers)
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in location if part not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    details = []
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            reason = error.get("ctx", {}).get("error", "invalid JSON")
+            return f"the request body is not valid JSON: {reason}", [{"field": "body"}]
+        details.append({"field": _field_name(tuple(error.get("loc", ()))), "error": error.get("msg")})
+    summary = "; ".join(f"{item['field']}: {item['error']}" for item in details[:5])
+    return f"invalid request: {summary}", details
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DyndashError)
+    async def dyndash_error(_request: Request, error: DyndashError) -> JSONResponse:
+        return error_response(
+            error.status_code, error.code, error.message, error.details, error.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+        message, details = _validation_message(list(error.errors()))
+        return error_response(422, "validation_error", message, details)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, error: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(error.status_code, "http_error")
+        return error_response(
+            error.status_code, code, str(error.detail), None, dict(error.headers or {})
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(_request: Request, error: IntegrityError) -> JSONResponse:
+        # Pre-checks catch the usual cases; this is the race where two writers collide.
+        log.info("integrity_conflict", extra={"details": {"error": str(error.orig)[:300]}})
+        return error_response(
+            409, "conflict", "the change conflicts with existing data (a concurrent write?); retry"
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(OSError)
+    async def unavailable(_request: Request, error: Exception) -> JSONResponse:
+        log.error("dependency_unavailable", extra={"details": {"error": repr(error)[:300]}})
+        return error_response(
+            503,
+            "unavailable",
+            "the database is unavailable; retry shortly",
+            headers={"Retry-After": "2"},
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled_error")
+        return error_response(500, "internal_error", "internal error; it has been logged")

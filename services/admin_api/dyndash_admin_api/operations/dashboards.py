@@ -1,0 +1,139 @@
+"""Dashboard and widget writes, including widget data pushes (seed §4.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dyndash_common.changes import ChangeSet
+from dyndash_common.db.models import Dashboard, Route, Widget
+from dyndash_common.db.types import utcnow
+from dyndash_common.errors import Conflict
+
+from dyndash_admin_api.operations.common import check_if_match, get_or_404
+
+
+async def _dashboard_name_is_free(session: AsyncSession, name: str) -> None:
+    if (await session.execute(select(Dashboard.id).where(Dashboard.name == name))).first():
+        raise Conflict(f"a dashboard named '{name}' already exists", details={"field": "name"})
+
+
+async def create_dashboard(changes: ChangeSet, fields: dict[str, Any]) -> Dashboard:
+    await _dashboard_name_is_free(changes.session, fields["name"])
+    now = utcnow()
+    row = Dashboard(**fields, version=1, created_at=now, updated_at=now)
+    changes.session.add(row)
+    await changes.session.flush()
+    await changes.emit("dashboard.created", "dashboard", row.id, 1, {"name": row.name})
+    return row
+
+
+async def update_dashboard(
+    changes: ChangeSet, dashboard_id: int, fields: dict[str, Any], *, if_match: int | None
+) -> Dashboard:
+    row = await get_or_404(changes.session, Dashboard, dashboard_id, lock=True)
+    check_if_match(if_match, row.version)
+    changed = {key: value for key, value in fields.items() if getattr(row, key) != value}
+    if not changed:
+        return row
+    if "name" in changed:
+        await _dashboard_name_is_free(changes.session, changed["name"])
+    for key, value in changed.items():
+        setattr(row, key, value)
+    row.version += 1
+    row.updated_at = utcnow()
+    await changes.session.flush()
+    await changes.emit(
+        "dashboard.updated", "dashboard", row.id, row.version, {"name": row.name, "changed": sorted(changed)}
+    )
+    return row
+
+
+async def delete_dashboard(changes: ChangeSet, dashboard_id: int, *, if_match: int | None) -> None:
+    session = changes.session
+    row = await get_or_404(session, Dashboard, dashboard_id, lock=True)
+    check_if_match(if_match, row.version)
+    paths = (await session.execute(select(Route.path).where(Route.dashboard_id == row.id))).scalars().all()
+    if paths:
+        raise Conflict(
+            f"dashboard '{row.name}' is shown by route(s) {', '.join(paths)}; change them first",
+            details={"routes": list(paths)},
+        )
+    widget_ids = (
+        (await session.execute(select(Widget.id).where(Widget.dashboard_id == row.id))).scalars().all()
+    )
+    await session.delete(row)
+    await session.flush()
+    await changes.emit(
+        "dashboard.deleted", "dashboard", row.id, row.version, {"name": row.name, "widget_ids": list(widget_ids)}
+    )
+
+
+async def _widget_key_is_free(session: AsyncSession, dashboard_id: int, key: str) -> None:
+    taken = await session.execute(
+        select(Widget.id).where(Widget.dashboard_id == dashboard_id, Widget.key == key)
+    )
+    if taken.first():
+        raise Conflict(
+            f"dashboard {dashboard_id} already has a widget with key '{key}'", details={"field": "key"}
+        )
+
+
+def _widget_payload(row: Widget) -> dict[str, Any]:
+    return {"dashboard_id": row.dashboard_id, "key": row.key, "data_version": row.data_version}
+
+
+async def create_widget(changes: ChangeSet, dashboard_id: int, fields: dict[str, Any]) -> Widget:
+    session = changes.session
+    await get_or_404(session, Dashboard, dashboard_id)
+    await _widget_key_is_free(session, dashboard_id, fields["key"])
+    now = utcnow()
+    row = Widget(
+        **fields, dashboard_id=dashboard_id, data_version=1, version=1, created_at=now, updated_at=now
+    )
+    session.add(row)
+    await session.flush()
+    await changes.emit("widget.created", "widget", row.id, 1, _widget_payload(row))
+    return row
+
+
+async def update_widget(
+    changes: ChangeSet, widget_id: int, fields: dict[str, Any], *, if_match: int | None
+) -> Widget:
+    row = await get_or_404(changes.session, Widget, widget_id, lock=True)
+    check_if_match(if_match, row.version)
+    changed = {key: value for key, value in fields.items() if getattr(row, key) != value}
+    if not changed:
+        return row
+    if "key" in changed:
+        await _widget_key_is_free(changes.session, row.dashboard_id, changed["key"])
+    for key, value in changed.items():
+        setattr(row, key, value)
+    row.version += 1
+    row.updated_at = utcnow()
+    await changes.session.flush()
+    await changes.emit("widget.updated", "widget", row.id, row.version, _widget_payload(row))
+    return row
+
+
+async def delete_widget(changes: ChangeSet, widget_id: int, *, if_match: int | None) -> None:
+    row = await get_or_404(changes.session, Widget, widget_id, lock=True)
+    check_if_match(if_match, row.version)
+    await changes.session.delete(row)
+    await changes.session.flush()
+    await changes.emit("widget.deleted", "widget", row.id, row.version, _widget_payload(row))
+
+
+async def push_widget_data(changes: ChangeSet, widget_id: int, data: Any) -> Widget:
+    """Store new data under a new data_version; the same data again is not a new version."""
+    row = await get_or_404(changes.session, Widget, widget_id, lock=True)
+    if row.data == data:
+        return row
+    row.data = data
+    row.data_version += 1
+    row.updated_at = utcnow()
+    await changes.session.flush()
+    await changes.emit("widget.data_updated", "widget", row.id, row.data_version, _widget_payload(row))
+    return row

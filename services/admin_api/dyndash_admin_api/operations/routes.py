@@ -1,0 +1,86 @@
+"""Route writes: the template and dashboard they name must exist, paths are unique."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dyndash_common.changes import ChangeSet
+from dyndash_common.db.models import Dashboard, Route, Template
+from dyndash_common.db.types import utcnow
+from dyndash_common.errors import Conflict, ValidationFailed
+
+from dyndash_admin_api.operations.common import check_if_match, get_or_404
+
+
+async def _check_references(session: AsyncSession, template_id: int, dashboard_id: int | None) -> None:
+    if await session.get(Template, template_id) is None:
+        raise ValidationFailed(
+            f"template_id: template {template_id} does not exist",
+            details={"field": "template_id"},
+        )
+    if dashboard_id is not None and await session.get(Dashboard, dashboard_id) is None:
+        raise ValidationFailed(
+            f"handler_config.dashboard_id: dashboard {dashboard_id} does not exist",
+            details={"field": "handler_config.dashboard_id"},
+        )
+
+
+async def _path_is_free(session: AsyncSession, path: str) -> None:
+    if (await session.execute(select(Route.id).where(Route.path == path))).first():
+        raise Conflict(f"a route with path '{path}' already exists", details={"field": "path"})
+
+
+def _payload(row: Route) -> dict[str, Any]:
+    return {"path": row.path, "template_id": row.template_id, "dashboard_id": row.dashboard_id}
+
+
+async def create_route(changes: ChangeSet, fields: dict[str, Any]) -> Route:
+    session = changes.session
+    dashboard_id = fields["handler_config"].get("dashboard_id")
+    await _check_references(session, fields["template_id"], dashboard_id)
+    await _path_is_free(session, fields["path"])
+    now = utcnow()
+    row = Route(**fields, dashboard_id=dashboard_id, version=1, created_at=now, updated_at=now)
+    session.add(row)
+    await session.flush()
+    await changes.emit("route.created", "route", row.id, 1, _payload(row))
+    return row
+
+
+async def update_route(
+    changes: ChangeSet, route_id: int, fields: dict[str, Any], *, if_match: int | None
+) -> Route:
+    session = changes.session
+    row = await get_or_404(session, Route, route_id, lock=True)
+    check_if_match(if_match, row.version)
+    changed = {key: value for key, value in fields.items() if getattr(row, key) != value}
+    if not changed:
+        return row
+    if "path" in changed:
+        await _path_is_free(session, changed["path"])
+    handler_config = changed.get("handler_config", row.handler_config)
+    await _check_references(
+        session, changed.get("template_id", row.template_id), handler_config.get("dashboard_id")
+    )
+    previous_path = row.path
+    for key, value in changed.items():
+        setattr(row, key, value)
+    row.dashboard_id = handler_config.get("dashboard_id")
+    row.version += 1
+    row.updated_at = utcnow()
+    await session.flush()
+    await changes.emit(
+        "route.updated", "route", row.id, row.version, {**_payload(row), "previous_path": previous_path}
+    )
+    return row
+
+
+async def delete_route(changes: ChangeSet, route_id: int, *, if_match: int | None) -> None:
+    row = await get_or_404(changes.session, Route, route_id, lock=True)
+    check_if_match(if_match, row.version)
+    await changes.session.delete(row)
+    await changes.session.flush()
+    await changes.emit("route.deleted", "route", row.id, row.version, _payload(row))

@@ -1,0 +1,215 @@
+"""Template writes: validation, versioning, rollback, deletion guards."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dyndash_common.changes import ChangeSet
+from dyndash_common.db.models import ApiKey, Route, Template, TemplateVersion
+from dyndash_common.db.types import utcnow
+from dyndash_common.errors import Conflict, NotFound, TemplateInvalid
+from dyndash_common.templating.validation import check_references, referenced_templates
+
+from dyndash_admin_api.operations.common import check_if_match, get_or_404
+
+CONTENT_FIELDS = ("description", "html_content", "css_content", "js_content", "config")
+VERSIONED_FIELDS = ("name", *CONTENT_FIELDS, "is_active")
+
+
+async def dependency_map(session: AsyncSession) -> dict[str, list[str]]:
+    rows = await session.execute(select(Template.name, Template.dependencies))
+    return {name: list(dependencies) for name, dependencies in rows.all()}
+
+
+def _check_graph(name: str, references: Collection[str], graph: dict[str, list[str]]) -> None:
+    """Refuse references to unknown templates and any include cycle through `name`."""
+    check_references(references, set(graph) | {name})
+    if name in references:
+        raise TemplateInvalid(f"html_content: template '{name}' may not include itself")
+    pending, seen = list(references), set()
+    while pending:
+        current = pending.pop()
+        if current == name:
+            raise TemplateInvalid(
+                f"html_content: this would create an include cycle back to '{name}'",
+                details={"field": "html_content"},
+            )
+        if current not in seen:
+            seen.add(current)
+            pending.extend(graph.get(current, []))
+
+
+async def _name_is_free(session: AsyncSession, name: str) -> None:
+    if (await session.execute(select(Template.id).where(Template.name == name))).first():
+        raise Conflict(f"a template named '{name}' already exists", details={"field": "name"})
+
+
+def _snapshot(row: Template, author: ApiKey | None, message: str | None) -> TemplateVersion:
+    return TemplateVersion(
+        template_id=row.id,
+        version=row.version,
+        name=row.name,
+        description=row.description,
+        html_content=row.html_content,
+        css_content=row.css_content,
+        js_content=row.js_content,
+        config=row.config,
+        is_active=row.is_active,
+        author_key_id=author.id if author else None,
+        message=message,
+        created_at=row.updated_at,
+    )
+
+
+async def create_template(
+    changes: ChangeSet, fields: dict[str, Any], author: ApiKey | None, message: str | None
+) -> Template:
+    session = changes.session
+    references = referenced_templates(fields.get("html_content", ""))
+    await _name_is_free(session, fields["name"])
+    _check_graph(fields["name"], references, await dependency_map(session))
+    now = utcnow()
+    row = Template(**fields, dependencies=references, version=1, created_at=now, updated_at=now)
+    session.add(row)
+    await session.flush()
+    session.add(_snapshot(row, author, message))
+    await changes.emit("template.created", "template", row.id, 1, {"name": row.name})
+    return row
+
+
+async def update_template(
+    changes: ChangeSet,
+    template_id: int,
+    fields: dict[str, Any],
+    *,
+    if_match: int | None,
+    author: ApiKey | None,
+    message: str | None,
+    event_type: str = "template.updated",
+) -> Template:
+    """Apply `fields`; a change that leaves every field as it was makes no new version."""
+    session = changes.session
+    if "html_content" in fields:
+        references = referenced_templates(fields["html_content"])
+    row = await get_or_404(session, Template, template_id, lock=True)
+    check_if_match(if_match, row.version)
+    changed = {key: value for key, value in fields.items() if getattr(row, key) != value}
+    if not changed:
+        return row
+    old_name = row.name
+    if "name" in changed:
+        await _name_is_free(session, changed["name"])
+        users = await _templates_using(session, old_name)
+        if users:
+            raise Conflict(
+                f"template '{old_name}' is included by {', '.join(users)}; rename those first",
+                details={"used_by_templates": users},
+            )
+    if "html_content" in changed or "name" in changed:
+        graph = await dependency_map(session)
+        graph.pop(old_name, None)
+        new_references = references if "html_content" in changed else row.dependencies
+        _check_graph(changed.get("name", old_name), new_references, graph)
+        row.dependencies = new_references
+    for key, value in changed.items():
+        setattr(row, key, value)
+    row.version += 1
+    row.updated_at = utcnow()
+    row.render_status = None
+    row.render_error = None
+    session.add(_snapshot(row, author, message))
+    await changes.emit(
+        event_type,
+        "template",
+        row.id,
+        row.version,
+        {"name": row.name, "previous_name": old_name, "changed": sorted(changed)},
+    )
+    return row
+
+
+async def rollback_template(
+    changes: ChangeSet,
+    template_id: int,
+    version: int,
+    *,
+    if_match: int | None,
+    author: ApiKey | None,
+    message: str | None,
+) -> Template:
+    old = (
+        await changes.session.execute(
+            select(TemplateVersion).where(
+                TemplateVersion.template_id == template_id, TemplateVersion.version == version
+            )
+        )
+    ).scalar_one_or_none()
+    if old is None:
+        await get_or_404(changes.session, Template, template_id)
+        raise NotFound(f"template {template_id} has no version {version}")
+    fields = {key: getattr(old, key) for key in CONTENT_FIELDS}
+    return await update_template(
+        changes,
+        template_id,
+        fields,
+        if_match=if_match,
+        author=author,
+        message=message or f"rollback to version {version}",
+        event_type="template.updated",
+    )
+
+
+async def _templates_using(session: AsyncSession, name: str) -> list[str]:
+    graph = await dependency_map(session)
+    return sorted(user for user, dependencies in graph.items() if name in dependencies)
+
+
+async def delete_template(changes: ChangeSet, template_id: int, *, if_match: int | None) -> None:
+    session = changes.session
+    row = await get_or_404(session, Template, template_id, lock=True)
+    check_if_match(if_match, row.version)
+    routes = (
+        await session.execute(select(Route.path, Route.is_active).where(Route.template_id == row.id))
+    ).all()
+    if routes:
+        active = [path for path, is_active in routes if is_active]
+        raise Conflict(
+            f"template '{row.name}' is used by route(s) "
+            f"{', '.join(path for path, _ in routes)}; point them elsewhere or delete them first",
+            details={"routes": [path for path, _ in routes], "active_routes": active},
+        )
+    users = await _templates_using(session, row.name)
+    if users:
+        raise Conflict(
+            f"template '{row.name}' is included by {', '.join(users)}",
+            details={"used_by_templates": users},
+        )
+    await session.delete(row)
+    await session.flush()
+    await changes.emit("template.deleted", "template", row.id, row.version, {"name": row.name})
+
+
+async def preview_sources(session: AsyncSession, html_content: str) -> dict[str, str]:
+    """The preview's source plus every DB template it reaches through include/extends/import."""
+    references = referenced_templates(html_content)
+    graph = await dependency_map(session)
+    check_references(references, graph)
+    needed, pending = set(), list(references)
+    while pending:
+        name = pending.pop()
+        if name not in needed:
+            needed.add(name)
+            pending.extend(graph.get(name, []))
+    rows = await session.execute(
+        select(Template.name, Template.html_content).where(Template.name.in_(needed))
+    )
+    sources = {name: html for name, html in rows.all()}
+    sources[PREVIEW_NAME] = html_content
+    return sources
+
+
+PREVIEW_NAME = "__preview__"

@@ -1,0 +1,63 @@
+"""GET /api/v1/events: the change stream as Server-Sent Events, resumable by Last-Event-ID.
+
+Read from the outbox (`dyndash_common.events.feed.follow`), whose ids are handed out in
+commit order, so a resume never skips an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from dyndash_common.events.model import ChangeEvent
+from dyndash_common.events.feed import follow
+from dyndash_common.runtime import Runtime
+
+from dyndash_admin_api.deps import EventsReader, RuntimeDep
+from dyndash_admin_api.responses import errors
+
+router = APIRouter(prefix="/api/v1/events", tags=["events"])
+
+KEEPALIVE_SECONDS = 15.0
+
+
+def _frame(event: ChangeEvent) -> bytes:
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (event.id, event.type.encode(), event.to_json())
+
+
+async def _stream(runtime: Runtime, request: Request, after: int | None) -> AsyncIterator[bytes]:
+    yield b"retry: 1000\n\n"
+    async for event in follow(runtime.database, runtime.bus, after, KEEPALIVE_SECONDS):
+        if event is not None:
+            yield _frame(event)
+        elif await request.is_disconnected():
+            return
+        else:
+            yield b": keepalive\n\n"
+
+
+@router.get(
+    "",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        **errors(403),
+    },
+)
+async def stream_events(
+    *,
+    runtime: RuntimeDep,
+    _key: EventsReader,
+    request: Request,
+    last_event_id: Annotated[int | None, Header(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, description="resume after this event id")] = None,
+) -> StreamingResponse:
+    start = last_event_id if last_event_id is not None else after
+    return StreamingResponse(
+        _stream(runtime, request, start),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

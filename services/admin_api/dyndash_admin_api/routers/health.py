@@ -1,0 +1,41 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from dyndash_admin_api.deps import RuntimeDep
+
+router = APIRouter(tags=["health"])
+
+READY_TIMEOUT_SECONDS = 1.0
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(runtime: RuntimeDep) -> JSONResponse:
+    checks: dict[str, str] = {}
+
+    async def database() -> None:
+        async with runtime.database.read() as session:
+            await session.execute(text("SELECT 1"))
+
+    probes = {"database": database()}
+    if runtime.redis is not None:
+        probes["redis"] = runtime.redis.ping()  # type: ignore[dict-item]
+    for name, probe in probes.items():
+        try:
+            await asyncio.wait_for(probe, READY_TIMEOUT_SECONDS)
+            checks[name] = "ok"
+        except Exception as error:  # noqa: BLE001 - any failure means not ready
+            checks[name] = f"failed: {type(error).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503)

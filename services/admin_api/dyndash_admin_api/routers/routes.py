@@ -1,0 +1,92 @@
+"""/api/v1/routes: which template serves which URL path, with its handler_config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+from sqlalchemy import select
+
+from dyndash_common.changes import change
+from dyndash_common.db.models import Route
+from dyndash_common.envelope import Envelope, success
+
+from dyndash_admin_api.deps import CurrentKey, IfMatch, Limit, Offset, RoutesWriter, RuntimeDep, set_etag
+from dyndash_admin_api.operations import routes as operations
+from dyndash_admin_api.operations.common import get_or_404, paginate
+from dyndash_admin_api.responses import errors
+from dyndash_admin_api.schemas.common import Page
+from dyndash_admin_api.schemas.routes import RouteCreate, RoutePublic, RouteUpdate
+
+router = APIRouter(prefix="/api/v1/routes", tags=["routes"])
+
+
+def _public(row: Route) -> dict[str, Any]:
+    return RoutePublic.model_validate(row).model_dump()
+
+
+@router.get("", response_model=Envelope[Page[RoutePublic]], responses=errors())
+async def list_routes(
+    *, runtime: RuntimeDep, _key: CurrentKey, limit: Limit = 50, offset: Offset = 0
+) -> dict[str, Any]:
+    async with runtime.database.read() as session:
+        rows, total = await paginate(session, select(Route).order_by(Route.id), limit, offset)
+    return success(
+        {"items": [_public(row) for row in rows], "total": total, "limit": limit, "offset": offset}
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Envelope[RoutePublic],
+    responses=errors(403, 409, 413, 422),
+)
+async def create_route(
+    *, runtime: RuntimeDep, _key: RoutesWriter, body: RouteCreate, response: Response
+) -> dict[str, Any]:
+    async with change(runtime) as changes:
+        row = await operations.create_route(changes, body.model_dump())
+    set_etag(response, row.version)
+    return success(_public(row), "route created")
+
+
+@router.get("/{route_id}", response_model=Envelope[RoutePublic], responses=errors(404))
+async def get_route(
+    *, runtime: RuntimeDep, _key: CurrentKey, route_id: int, response: Response
+) -> dict[str, Any]:
+    async with runtime.database.read() as session:
+        row = await get_or_404(session, Route, route_id)
+    set_etag(response, row.version)
+    return success(_public(row))
+
+
+@router.put(
+    "/{route_id}",
+    response_model=Envelope[RoutePublic],
+    responses=errors(400, 403, 404, 409, 412, 413, 422),
+)
+async def update_route(
+    *,
+    runtime: RuntimeDep,
+    _key: RoutesWriter,
+    route_id: int,
+    body: RouteUpdate,
+    if_match: IfMatch,
+    response: Response,
+) -> dict[str, Any]:
+    async with change(runtime) as changes:
+        row = await operations.update_route(
+            changes, route_id, body.model_dump(exclude_unset=True), if_match=if_match
+        )
+    set_etag(response, row.version)
+    return success(_public(row))
+
+
+@router.delete("/{route_id}", response_model=Envelope[None], responses=errors(400, 403, 404, 412))
+async def delete_route(
+    *, runtime: RuntimeDep, _key: RoutesWriter, route_id: int, if_match: IfMatch
+) -> dict[str, Any]:
+    async with change(runtime) as changes:
+        await operations.delete_route(changes, route_id, if_match=if_match)
+    return success(None, f"route {route_id} deleted")

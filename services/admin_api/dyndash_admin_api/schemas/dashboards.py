@@ -1,0 +1,70 @@
+"""Dashboard, widget and widget-data shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from dyndash_admin_api.schemas.common import DataDocument, Input, JsonObject, Output
+
+Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+Title = Annotated[str, Field(max_length=200)]
+
+
+class DashboardCreate(Input):
+    name: Slug
+    title: Title = ""
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    is_public: bool = False
+
+
+class DashboardUpdate(Input):
+    name: Slug | None = None
+    title: Title | None = None
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    is_public: bool | None = None
+
+
+class DashboardPublic(Output):
+    id: int
+    name: str
+    title: str
+    description: str | None
+    is_public: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class WidgetCreate(Input):
+    key: Slug
+    title: Title = ""
+    type: Annotated[str, Field(min_length=1, max_length=50)] = "generic"
+    config: JsonObject = Field(default_factory=dict)
+    data: DataDocument = Field(default_factory=dict)
+
+
+class WidgetUpdate(Input):
+    key: Slug | None = None
+    title: Title | None = None
+    type: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    config: JsonObject | None = None
+
+
+class WidgetData(Input):
+    data: DataDocument
+
+
+class WidgetPublic(Output):
+    id: int
+    dashboard_id: int
+    key: str
+    title: str
+    type: str
+    config: dict[str, Any]
+    data: Any
+    data_version: int
+    version: int
+    updated_at: datetime

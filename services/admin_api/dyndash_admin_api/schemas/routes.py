@@ -1,0 +1,100 @@
+"""Route request and response shapes, and the handler_config contract (DESIGN.md)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field
+
+from dyndash_admin_api.schemas.common import Input, JsonObject, Output
+
+RESERVED_PREFIXES = (
+    "/api",
+    "/fragments",
+    "/assets",
+    "/live",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/docs",
+    "/openapi.json",
+)
+ALLOWED_METHODS = ("GET",)
+_SEGMENT = re.compile(r"^(?:[A-Za-z0-9_.~\-]+|\{[A-Za-z_][A-Za-z0-9_]*\})$")
+
+
+def check_path(path: str) -> str:
+    if not path.startswith("/"):
+        raise ValueError("path must start with '/'")
+    for prefix in RESERVED_PREFIXES:
+        if path == prefix or path.startswith(prefix + "/") or path.startswith(prefix + "."):
+            raise ValueError(f"path may not use the reserved prefix '{prefix}'")
+    if path == "/":
+        return path
+    if path.endswith("/"):
+        raise ValueError("path may not end with '/'")
+    segments = path[1:].split("/")
+    names: list[str] = []
+    for segment in segments:
+        if not _SEGMENT.match(segment):
+            raise ValueError(
+                f"path segment '{segment}' must be letters, digits, '_.~-', or a {{param}}"
+            )
+        if segment.startswith("{"):
+            names.append(segment[1:-1])
+    if len(names) != len(set(names)):
+        raise ValueError("path parameters must have distinct names")
+    return path
+
+
+def check_method(method: str) -> str:
+    upper = method.upper()
+    if upper not in ALLOWED_METHODS:
+        raise ValueError(
+            f"method '{method}' is not supported; routes serve pages for {list(ALLOWED_METHODS)} "
+            "(HEAD is answered for every GET route)"
+        )
+    return upper
+
+
+RoutePath = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_path)]
+RouteMethod = Annotated[str, Field(max_length=10), AfterValidator(check_method)]
+QueryParamName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+
+
+class HandlerConfig(Input):
+    dashboard_id: int | None = Field(default=None, ge=1)
+    context: JsonObject = Field(default_factory=dict)
+    query_params: list[QueryParamName] = Field(default_factory=list, max_length=20)
+    cache_ttl: int = Field(default=300, ge=0, le=86_400)
+    auth: Literal["public", "api_key"] = "public"
+
+
+class RouteCreate(Input):
+    path: RoutePath
+    template_id: int = Field(ge=1)
+    method: RouteMethod = "GET"
+    handler_config: HandlerConfig = Field(default_factory=HandlerConfig)
+    is_active: bool = True
+
+
+class RouteUpdate(Input):
+    path: RoutePath | None = None
+    template_id: int | None = Field(default=None, ge=1)
+    method: RouteMethod | None = None
+    handler_config: HandlerConfig | None = None
+    is_active: bool | None = None
+
+
+class RoutePublic(Output):
+    id: int
+    path: str
+    template_id: int
+    method: str
+    handler_config: dict[str, Any]
+    is_active: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
