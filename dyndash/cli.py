@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -52,6 +53,15 @@ def cmd_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _saved_dev_key() -> str | None:
+    return DEV_KEY_FILE.read_text().strip() if DEV_KEY_FILE.exists() else None
+
+
+def _save_dev_key(secret: str) -> None:
+    DEV_KEY_FILE.parent.mkdir(exist_ok=True)
+    DEV_KEY_FILE.write_text(secret + "\n")
+
+
 async def _dev(settings: Settings, host: str, port: int) -> None:
     from dyndash.demo import seed_demo
     from dyndash_admin_api.app import create_app
@@ -60,16 +70,13 @@ async def _dev(settings: Settings, host: str, port: int) -> None:
     runtime = build_runtime(settings)
     try:
         seeded = await seed_demo(runtime)
-        secret = settings.bootstrap_api_key
-        if secret is None:
-            secret = DEV_KEY_FILE.read_text().strip() if DEV_KEY_FILE.exists() else None
+        secret = settings.bootstrap_api_key or _saved_dev_key()
         async with runtime.database.write() as session:
             if secret is None:
                 _, secret = await create_key(
                     session, pepper=settings.key_pepper, name="dev", scopes=["admin"]
                 )
-                DEV_KEY_FILE.parent.mkdir(exist_ok=True)
-                DEV_KEY_FILE.write_text(secret + "\n")
+                _save_dev_key(secret)
             else:
                 await ensure_key(session, pepper=settings.key_pepper, secret=secret, name="dev")
     finally:
@@ -143,10 +150,8 @@ async def _tail(settings: Settings, after: int | None) -> None:
 
 
 def cmd_events_tail(args: argparse.Namespace) -> int:
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_tail(get_settings(), args.after))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

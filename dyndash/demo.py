@@ -22,7 +22,9 @@ LAYOUT = """<!doctype html>
 
 WIDGET = """<section class="widget" data-widget="{{ widget.key }}">
   <h2>{{ widget.title }}</h2>
-  <ul>{% for label, value in widget.data.items() %}<li>{{ label }}: {{ value }}</li>{% endfor %}</ul>
+  <ul>
+  {%- for label, value in widget.data.items() %}<li>{{ label }}: {{ value }}</li>{% endfor -%}
+  </ul>
 </section>
 """
 
@@ -41,8 +43,12 @@ async def seed_demo(runtime: Runtime) -> bool:
         if (await session.execute(select(Dashboard.id).where(Dashboard.name == "demo"))).first():
             return False
     async with change(runtime) as changes:
-        await create_template(changes, {"name": "demo-layout", "html_content": LAYOUT}, None, "demo")
-        await create_template(changes, {"name": "demo-widget", "html_content": WIDGET}, None, "demo")
+        await create_template(
+            changes, {"name": "demo-layout", "html_content": LAYOUT}, None, "demo"
+        )
+        await create_template(
+            changes, {"name": "demo-widget", "html_content": WIDGET}, None, "demo"
+        )
         page = await create_template(
             changes,
             {"name": "demo-page", "html_content": PAGE, "css_content": "h1 { color: #234; }"},
@@ -55,7 +61,13 @@ async def seed_demo(runtime: Runtime) -> bool:
         await create_widget(
             changes,
             dashboard.id,
-            {"key": "revenue", "title": "Revenue", "type": "kv", "config": {}, "data": {"today": 1200}},
+            {
+                "key": "revenue",
+                "title": "Revenue",
+                "type": "kv",
+                "config": {},
+                "data": {"today": 1200},
+            },
         )
         await create_widget(
             changes,

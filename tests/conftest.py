@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from dyndash_admin_api.app import create_app
-
 from tests.utils.backends import (
     ADMIN_SECRET,
     Backend,
@@ -66,7 +65,9 @@ class Api:
     client: httpx.AsyncClient
     backend: Backend
 
-    async def create_template(self, name: str = "page", html: str = "<p>{{ 1 }}</p>", **extra: Any) -> dict[str, Any]:
+    async def create_template(
+        self, name: str = "page", html: str = "<p>{{ 1 }}</p>", **extra: Any
+    ) -> dict[str, Any]:
         response = await self.client.post(
             "/api/v1/templates", json={"name": name, "html_content": html, **extra}
         )
@@ -87,9 +88,12 @@ class Api:
 
 
 async def start_api(backend: Backend) -> AsyncIterator[Api]:
-    async with serve(create_app(backend.settings)) as base_url, httpx.AsyncClient(
-        base_url=base_url, headers={"X-API-Key": ADMIN_SECRET}, timeout=10
-    ) as client:
+    async with (
+        serve(create_app(backend.settings)) as base_url,
+        httpx.AsyncClient(
+            base_url=base_url, headers={"X-API-Key": ADMIN_SECRET}, timeout=10
+        ) as client,
+    ):
         yield Api(base_url, client, backend)
 
 

@@ -189,7 +189,9 @@ async def test_delete_guards_and_delete(api: Api) -> None:
     renamed = await api.client.put(f"/api/v1/templates/{partial['id']}", json={"name": "other"})
     assert renamed.status_code == 409
     assert await snapshot(api.backend.settings) == before
-    assert (await api.client.delete(f"/api/v1/routes/{route.json()['data']['id']}")).status_code == 200
+    assert (
+        await api.client.delete(f"/api/v1/routes/{route.json()['data']['id']}")
+    ).status_code == 200
     assert (await api.client.delete(f"/api/v1/templates/{page['id']}")).status_code == 200
     assert (await api.client.get(f"/api/v1/templates/{page['id']}")).status_code == 404
 

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from dyndash_common.db.engine import Database, create_engine
 from dyndash_common.db.migrate import upgrade
 from dyndash_common.settings import Settings
-
 from tests.utils.services import POSTGRES_ADMIN_URL, REDIS_URL
 
 ADMIN_SECRET = "ddk_test-bootstrap-admin-key-0123456789"
@@ -70,7 +69,9 @@ async def sqlite_backend(directory: Path) -> Backend:
 
 def postgres_backend(url: str) -> Backend:
     prefix = f"dyndash-test-{uuid.uuid4().hex[:10]}"
-    return Backend("postgres", _settings(database_url=url, redis_url=REDIS_URL, redis_prefix=prefix))
+    return Backend(
+        "postgres", _settings(database_url=url, redis_url=REDIS_URL, redis_prefix=prefix)
+    )
 
 
 def _settings(**values: Any) -> Settings:
@@ -102,4 +103,3 @@ async def snapshot(settings: Settings) -> dict[str, list[dict[str, Any]]]:
             ]
     await database.dispose()
     return state
-

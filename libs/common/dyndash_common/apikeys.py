@@ -83,7 +83,9 @@ async def ensure_key(session: AsyncSession, *, pepper: str, secret: str, name: s
     key_hash = hash_secret(pepper, secret)
     row = (await session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))).scalar()
     if row is None:
-        row, _ = await create_key(session, pepper=pepper, name=name, scopes=["admin"], secret=secret)
+        row, _ = await create_key(
+            session, pepper=pepper, name=name, scopes=["admin"], secret=secret
+        )
     elif row.revoked_at is not None or "admin" not in row.scopes:
         row.revoked_at = None
         row.expires_at = None

@@ -84,7 +84,7 @@ class RedisRateLimiter:
             count, ttl_ms = await self._script(
                 keys=[f"{self.prefix}:ratelimit:{identity}"], args=[self.window * 1000]
             )
-        except Exception as error:  # noqa: BLE001 - fail open, loudly
+        except Exception as error:
             log.warning("ratelimit_unavailable", extra={"details": {"error": repr(error)}})
             return RateDecision(True, self.limit, self.limit, self.window, self.window)
         reset = max(1, (int(ttl_ms) + 999) // 1000)

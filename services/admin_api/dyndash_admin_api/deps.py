@@ -94,7 +94,7 @@ def if_match_version(if_match: Annotated[str | None, Header()] = None) -> int | 
     match = _ETAG.match(if_match.strip())
     if match is None:
         raise BadRequest(
-            f"If-Match must be an ETag such as \"3\" (as sent in ETag), not {if_match!r}",
+            f'If-Match must be an ETag such as "3" (as sent in ETag), not {if_match!r}',
             details={"header": "If-Match"},
         )
     return int(match.group(1))

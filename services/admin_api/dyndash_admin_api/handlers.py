@@ -34,7 +34,9 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, list[dict[st
         if error.get("type") == "json_invalid":
             reason = error.get("ctx", {}).get("error", "invalid JSON")
             return f"the request body is not valid JSON: {reason}", [{"field": "body"}]
-        details.append({"field": _field_name(tuple(error.get("loc", ()))), "error": error.get("msg")})
+        details.append(
+            {"field": _field_name(tuple(error.get("loc", ()))), "error": error.get("msg")}
+        )
     summary = "; ".join(f"{item['field']}: {item['error']}" for item in details[:5])
     return f"invalid request: {summary}", details
 
@@ -53,7 +55,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, error: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(error.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            error.status_code, "http_error"
+        )
         return error_response(
             error.status_code, code, str(error.detail), None, dict(error.headers or {})
         )

@@ -14,8 +14,8 @@ from dyndash_common.events.model import ChangeEvent
 
 
 class Subscription(Protocol):
-    async def next(self, timeout: float) -> ChangeEvent | None:
-        """The next event, or None when `timeout` seconds pass without one."""
+    async def next(self, wait_seconds: float) -> ChangeEvent | None:
+        """The next event, or None when `wait_seconds` pass without one."""
 
 
 class EventBus(Protocol):
@@ -28,9 +28,9 @@ class _QueueSubscription:
     def __init__(self, queue: asyncio.Queue[ChangeEvent]) -> None:
         self.queue = queue
 
-    async def next(self, timeout: float) -> ChangeEvent | None:
+    async def next(self, wait_seconds: float) -> ChangeEvent | None:
         try:
-            return await asyncio.wait_for(self.queue.get(), timeout)
+            return await asyncio.wait_for(self.queue.get(), wait_seconds)
         except TimeoutError:
             return None
 
@@ -63,9 +63,9 @@ class _PubSubSubscription:
     def __init__(self, pubsub: object) -> None:
         self.pubsub = pubsub
 
-    async def next(self, timeout: float) -> ChangeEvent | None:
+    async def next(self, wait_seconds: float) -> ChangeEvent | None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + wait_seconds
         while (remaining := deadline - loop.time()) > 0:
             message = await self.pubsub.get_message(  # type: ignore[attr-defined]
                 ignore_subscribe_messages=True, timeout=remaining
@@ -104,4 +104,4 @@ class RedisBus:
             yield _PubSubSubscription(pubsub)
         finally:
             await pubsub.unsubscribe(self.channel)
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -30,7 +30,7 @@ async def record(
     lock, so event ids are handed out in commit order: a reader resuming "after id N" can
     never miss an event that commits later with a smaller id.
     """
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK_KEY})
     row = Event(
         type=type,

@@ -19,7 +19,9 @@ from dyndash_common.events.outbox import mark_published
 log = logging.getLogger("dyndash.events")
 
 
-async def publish_committed(database: Database, bus: EventBus, events: Sequence[ChangeEvent]) -> None:
+async def publish_committed(
+    database: Database, bus: EventBus, events: Sequence[ChangeEvent]
+) -> None:
     """The fast path. A failure here is logged, not raised: the change is committed and the
     sweeper will publish the event."""
     if not events:
@@ -29,7 +31,7 @@ async def publish_committed(database: Database, bus: EventBus, events: Sequence[
             await bus.publish(event)
         async with database.write() as session:
             await mark_published(session, [event.id for event in events])
-    except Exception as error:  # noqa: BLE001 - any bus or DB failure is the sweeper's to repair
+    except Exception as error:
         log.warning(
             "event_publish_deferred",
             extra={"details": {"event_ids": [e.id for e in events], "error": repr(error)}},
@@ -64,6 +66,6 @@ async def run_sweeper(
     while True:
         try:
             await sweep_once(database, bus, grace_seconds)
-        except Exception as error:  # noqa: BLE001 - a sweeper that dies repairs nothing
+        except Exception as error:
             log.warning("outbox_sweep_failed", extra={"details": {"error": repr(error)}})
         await asyncio.sleep(interval_seconds)

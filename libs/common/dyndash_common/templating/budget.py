@@ -83,7 +83,7 @@ def _worker_main(connection: Connection, budget: RenderBudget) -> None:
             connection.send(("budget", "the render recursed too deeply"))
         except TemplateError as error:
             connection.send(("error", f"{type(error).__name__}: {error}"))
-        except Exception as error:  # noqa: BLE001 - any template failure is reported, not fatal
+        except Exception as error:
             connection.send(("error", f"{type(error).__name__}: {error}"))
 
 
@@ -132,7 +132,12 @@ class RenderPool:
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
         fd = worker.connection.fileno()
-        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, wake)
         try:
             worker.connection.send(job)
             await asyncio.wait_for(ready, self.budget.timeout_seconds)

@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from jinja2 import BaseLoader, TemplateNotFound
+from jinja2.exceptions import SecurityError
 from jinja2.filters import do_format
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 MAX_SEQUENCE_LENGTH = 1_000_000
 MAX_EXPONENT = 1_000
@@ -62,7 +63,11 @@ class DashboardSandbox(ImmutableSandboxedEnvironment):
         if operator == "*":
             for sequence, times in ((left, right), (right, left)):
                 size = _sized(sequence)
-                if size is not None and isinstance(times, int) and size * times > MAX_SEQUENCE_LENGTH:
+                if (
+                    size is not None
+                    and isinstance(times, int)
+                    and size * times > MAX_SEQUENCE_LENGTH
+                ):
                     raise BudgetExceeded(
                         f"a repeated sequence may not exceed {MAX_SEQUENCE_LENGTH} items"
                     )
@@ -74,18 +79,19 @@ class DashboardSandbox(ImmutableSandboxedEnvironment):
                 _check_format_string(left)
         elif operator == "+":
             left_size, right_size = _sized(left), _sized(right)
-            if left_size is not None and right_size is not None:
-                if left_size + right_size > MAX_SEQUENCE_LENGTH:
-                    raise BudgetExceeded(
-                        f"a concatenation may not exceed {MAX_SEQUENCE_LENGTH} items"
-                    )
+            if (
+                left_size is not None
+                and right_size is not None
+                and left_size + right_size > MAX_SEQUENCE_LENGTH
+            ):
+                raise BudgetExceeded(f"a concatenation may not exceed {MAX_SEQUENCE_LENGTH} items")
         return super().call_binop(context, operator, left, right)
 
-    def format_string(
-        self, s: str, args: tuple[Any, ...], kwargs: dict[str, Any], format_func: Any = None
-    ) -> str:
-        _check_format_string(s)
-        return super().format_string(s, args, kwargs, format_func)  # type: ignore[no-any-return]
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:
+            _check_format_string(str(value.__self__))
+        return wrapped
 
     @staticmethod
     def _checked_format(value: str, *args: Any, **kwargs: Any) -> str:

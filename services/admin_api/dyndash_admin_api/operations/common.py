@@ -12,7 +12,9 @@ from dyndash_common.errors import NotFound, PreconditionFailed
 M = TypeVar("M")
 
 
-async def get_or_404(session: AsyncSession, model: type[M], entity_id: int, *, lock: bool = False) -> M:
+async def get_or_404(
+    session: AsyncSession, model: type[M], entity_id: int, *, lock: bool = False
+) -> M:
     query = select(model).where(model.id == entity_id)  # type: ignore[attr-defined]
     if lock:
         # Row lock on PostgreSQL so concurrent writers queue; SQLite writes are already serial.

@@ -7,12 +7,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dyndash_admin_api.operations.common import check_if_match, get_or_404
 from dyndash_common.changes import ChangeSet
 from dyndash_common.db.models import Dashboard, Route, Widget
 from dyndash_common.db.types import utcnow
 from dyndash_common.errors import Conflict
-
-from dyndash_admin_api.operations.common import check_if_match, get_or_404
 
 
 async def _dashboard_name_is_free(session: AsyncSession, name: str) -> None:
@@ -46,7 +45,11 @@ async def update_dashboard(
     row.updated_at = utcnow()
     await changes.session.flush()
     await changes.emit(
-        "dashboard.updated", "dashboard", row.id, row.version, {"name": row.name, "changed": sorted(changed)}
+        "dashboard.updated",
+        "dashboard",
+        row.id,
+        row.version,
+        {"name": row.name, "changed": sorted(changed)},
     )
     return row
 
@@ -55,19 +58,29 @@ async def delete_dashboard(changes: ChangeSet, dashboard_id: int, *, if_match: i
     session = changes.session
     row = await get_or_404(session, Dashboard, dashboard_id, lock=True)
     check_if_match(if_match, row.version)
-    paths = (await session.execute(select(Route.path).where(Route.dashboard_id == row.id))).scalars().all()
+    paths = (
+        (await session.execute(select(Route.path).where(Route.dashboard_id == row.id)))
+        .scalars()
+        .all()
+    )
     if paths:
         raise Conflict(
             f"dashboard '{row.name}' is shown by route(s) {', '.join(paths)}; change them first",
             details={"routes": list(paths)},
         )
     widget_ids = (
-        (await session.execute(select(Widget.id).where(Widget.dashboard_id == row.id))).scalars().all()
+        (await session.execute(select(Widget.id).where(Widget.dashboard_id == row.id)))
+        .scalars()
+        .all()
     )
     await session.delete(row)
     await session.flush()
     await changes.emit(
-        "dashboard.deleted", "dashboard", row.id, row.version, {"name": row.name, "widget_ids": list(widget_ids)}
+        "dashboard.deleted",
+        "dashboard",
+        row.id,
+        row.version,
+        {"name": row.name, "widget_ids": list(widget_ids)},
     )
 
 
@@ -77,7 +90,8 @@ async def _widget_key_is_free(session: AsyncSession, dashboard_id: int, key: str
     )
     if taken.first():
         raise Conflict(
-            f"dashboard {dashboard_id} already has a widget with key '{key}'", details={"field": "key"}
+            f"dashboard {dashboard_id} already has a widget with key '{key}'",
+            details={"field": "key"},
         )
 
 
@@ -91,7 +105,12 @@ async def create_widget(changes: ChangeSet, dashboard_id: int, fields: dict[str,
     await _widget_key_is_free(session, dashboard_id, fields["key"])
     now = utcnow()
     row = Widget(
-        **fields, dashboard_id=dashboard_id, data_version=1, version=1, created_at=now, updated_at=now
+        **fields,
+        dashboard_id=dashboard_id,
+        data_version=1,
+        version=1,
+        created_at=now,
+        updated_at=now,
     )
     session.add(row)
     await session.flush()
@@ -135,5 +154,7 @@ async def push_widget_data(changes: ChangeSet, widget_id: int, data: Any) -> Wid
     row.data_version += 1
     row.updated_at = utcnow()
     await changes.session.flush()
-    await changes.emit("widget.data_updated", "widget", row.id, row.data_version, _widget_payload(row))
+    await changes.emit(
+        "widget.data_updated", "widget", row.id, row.data_version, _widget_payload(row)
+    )
     return row

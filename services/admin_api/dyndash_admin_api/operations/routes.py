@@ -7,15 +7,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dyndash_admin_api.operations.common import check_if_match, get_or_404
 from dyndash_common.changes import ChangeSet
 from dyndash_common.db.models import Dashboard, Route, Template
 from dyndash_common.db.types import utcnow
 from dyndash_common.errors import Conflict, ValidationFailed
 
-from dyndash_admin_api.operations.common import check_if_match, get_or_404
 
-
-async def _check_references(session: AsyncSession, template_id: int, dashboard_id: int | None) -> None:
+async def _check_references(
+    session: AsyncSession, template_id: int, dashboard_id: int | None
+) -> None:
     if await session.get(Template, template_id) is None:
         raise ValidationFailed(
             f"template_id: template {template_id} does not exist",
@@ -73,7 +74,11 @@ async def update_route(
     row.updated_at = utcnow()
     await session.flush()
     await changes.emit(
-        "route.updated", "route", row.id, row.version, {**_payload(row), "previous_path": previous_path}
+        "route.updated",
+        "route",
+        row.id,
+        row.version,
+        {**_payload(row), "previous_path": previous_path},
     )
     return row
 

@@ -8,16 +8,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dyndash_admin_api.operations.common import check_if_match, get_or_404
 from dyndash_common.changes import ChangeSet
 from dyndash_common.db.models import ApiKey, Route, Template, TemplateVersion
 from dyndash_common.db.types import utcnow
 from dyndash_common.errors import Conflict, NotFound, TemplateInvalid
 from dyndash_common.templating.validation import check_references, referenced_templates
 
-from dyndash_admin_api.operations.common import check_if_match, get_or_404
-
 CONTENT_FIELDS = ("description", "html_content", "css_content", "js_content", "config")
-VERSIONED_FIELDS = ("name", *CONTENT_FIELDS, "is_active")
+PREVIEW_NAME = "__preview__"
 
 
 async def dependency_map(session: AsyncSession) -> dict[str, list[str]]:
@@ -173,7 +172,9 @@ async def delete_template(changes: ChangeSet, template_id: int, *, if_match: int
     row = await get_or_404(session, Template, template_id, lock=True)
     check_if_match(if_match, row.version)
     routes = (
-        await session.execute(select(Route.path, Route.is_active).where(Route.template_id == row.id))
+        await session.execute(
+            select(Route.path, Route.is_active).where(Route.template_id == row.id)
+        )
     ).all()
     if routes:
         active = [path for path, is_active in routes if is_active]
@@ -207,9 +208,6 @@ async def preview_sources(session: AsyncSession, html_content: str) -> dict[str,
     rows = await session.execute(
         select(Template.name, Template.html_content).where(Template.name.in_(needed))
     )
-    sources = {name: html for name, html in rows.all()}
+    sources: dict[str, str] = dict(rows.tuples().all())
     sources[PREVIEW_NAME] = html_content
     return sources
-
-
-PREVIEW_NAME = "__preview__"

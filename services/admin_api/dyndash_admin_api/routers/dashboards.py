@@ -7,10 +7,6 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 
-from dyndash_common.changes import change
-from dyndash_common.db.models import Dashboard, Widget
-from dyndash_common.envelope import Envelope, success
-
 from dyndash_admin_api.deps import (
     CurrentKey,
     DashboardsWriter,
@@ -34,6 +30,9 @@ from dyndash_admin_api.schemas.dashboards import (
     WidgetPublic,
     WidgetUpdate,
 )
+from dyndash_common.changes import change
+from dyndash_common.db.models import Dashboard, Widget
+from dyndash_common.envelope import Envelope, success
 
 router = APIRouter(tags=["dashboards"])
 
@@ -46,12 +45,16 @@ def _widget(row: Widget) -> dict[str, Any]:
     return WidgetPublic.model_validate(row).model_dump()
 
 
-@router.get("/api/v1/dashboards", response_model=Envelope[Page[DashboardPublic]], responses=errors())
+@router.get(
+    "/api/v1/dashboards", response_model=Envelope[Page[DashboardPublic]], responses=errors()
+)
 async def list_dashboards(
     *, runtime: RuntimeDep, _key: CurrentKey, limit: Limit = 50, offset: Offset = 0
 ) -> dict[str, Any]:
     async with runtime.database.read() as session:
-        rows, total = await paginate(session, select(Dashboard).order_by(Dashboard.id), limit, offset)
+        rows, total = await paginate(
+            session, select(Dashboard).order_by(Dashboard.id), limit, offset
+        )
     return success(
         {"items": [_dashboard(r) for r in rows], "total": total, "limit": limit, "offset": offset}
     )
@@ -73,7 +76,9 @@ async def create_dashboard(
 
 
 @router.get(
-    "/api/v1/dashboards/{dashboard_id}", response_model=Envelope[DashboardPublic], responses=errors(404)
+    "/api/v1/dashboards/{dashboard_id}",
+    response_model=Envelope[DashboardPublic],
+    responses=errors(404),
 )
 async def get_dashboard(
     *, runtime: RuntimeDep, _key: CurrentKey, dashboard_id: int, response: Response
@@ -125,7 +130,12 @@ async def delete_dashboard(
     responses=errors(404),
 )
 async def list_widgets(
-    *, runtime: RuntimeDep, _key: CurrentKey, dashboard_id: int, limit: Limit = 50, offset: Offset = 0
+    *,
+    runtime: RuntimeDep,
+    _key: CurrentKey,
+    dashboard_id: int,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     query = select(Widget).where(Widget.dashboard_id == dashboard_id).order_by(Widget.id)
     async with runtime.database.read() as session:
@@ -156,7 +166,9 @@ async def create_widget(
     return success(_widget(row), "widget created")
 
 
-@router.get("/api/v1/widgets/{widget_id}", response_model=Envelope[WidgetPublic], responses=errors(404))
+@router.get(
+    "/api/v1/widgets/{widget_id}", response_model=Envelope[WidgetPublic], responses=errors(404)
+)
 async def get_widget(
     *, runtime: RuntimeDep, _key: CurrentKey, widget_id: int, response: Response
 ) -> dict[str, Any]:
@@ -189,7 +201,9 @@ async def update_widget(
 
 
 @router.delete(
-    "/api/v1/widgets/{widget_id}", response_model=Envelope[None], responses=errors(400, 403, 404, 412)
+    "/api/v1/widgets/{widget_id}",
+    response_model=Envelope[None],
+    responses=errors(400, 403, 404, 412),
 )
 async def delete_widget(
     *, runtime: RuntimeDep, _key: DashboardsWriter, widget_id: int, if_match: IfMatch

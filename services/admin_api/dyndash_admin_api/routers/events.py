@@ -12,12 +12,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from dyndash_common.events.model import ChangeEvent
-from dyndash_common.events.feed import follow
-from dyndash_common.runtime import Runtime
-
 from dyndash_admin_api.deps import EventsReader, RuntimeDep
 from dyndash_admin_api.responses import errors
+from dyndash_common.events.feed import follow
+from dyndash_common.events.model import ChangeEvent
+from dyndash_common.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 

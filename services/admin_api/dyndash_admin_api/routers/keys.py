@@ -7,17 +7,16 @@ from typing import Any
 from fastapi import APIRouter, status
 from sqlalchemy import select
 
-from dyndash_common.apikeys import create_key
-from dyndash_common.db.models import ApiKey
-from dyndash_common.db.types import utcnow
-from dyndash_common.envelope import Envelope, success
-from dyndash_common.errors import ValidationFailed
-
 from dyndash_admin_api.deps import AdminKey, Limit, Offset, RuntimeDep
 from dyndash_admin_api.operations.common import get_or_404, paginate
 from dyndash_admin_api.responses import errors
 from dyndash_admin_api.schemas.common import Page
 from dyndash_admin_api.schemas.keys import KeyCreate, KeyCreated, KeyPublic
+from dyndash_common.apikeys import create_key
+from dyndash_common.db.models import ApiKey
+from dyndash_common.db.types import utcnow
+from dyndash_common.envelope import Envelope, success
+from dyndash_common.errors import ValidationFailed
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 

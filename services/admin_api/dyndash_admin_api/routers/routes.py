@@ -7,16 +7,23 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 
-from dyndash_common.changes import change
-from dyndash_common.db.models import Route
-from dyndash_common.envelope import Envelope, success
-
-from dyndash_admin_api.deps import CurrentKey, IfMatch, Limit, Offset, RoutesWriter, RuntimeDep, set_etag
+from dyndash_admin_api.deps import (
+    CurrentKey,
+    IfMatch,
+    Limit,
+    Offset,
+    RoutesWriter,
+    RuntimeDep,
+    set_etag,
+)
 from dyndash_admin_api.operations import routes as operations
 from dyndash_admin_api.operations.common import get_or_404, paginate
 from dyndash_admin_api.responses import errors
 from dyndash_admin_api.schemas.common import Page
 from dyndash_admin_api.schemas.routes import RouteCreate, RoutePublic, RouteUpdate
+from dyndash_common.changes import change
+from dyndash_common.db.models import Route
+from dyndash_common.envelope import Envelope, success
 
 router = APIRouter(prefix="/api/v1/routes", tags=["routes"])
 

@@ -7,13 +7,6 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 
-from dyndash_common.changes import change
-from dyndash_common.db.models import Template, TemplateVersion
-from dyndash_common.envelope import Envelope, success
-from dyndash_common.errors import NotFound, RenderFailed
-from dyndash_common.templating.budget import RenderError, RenderJob
-from dyndash_common.templating.sandbox import BudgetExceeded
-
 from dyndash_admin_api.deps import (
     CurrentKey,
     IfMatch,
@@ -39,6 +32,12 @@ from dyndash_admin_api.schemas.templates import (
     TemplateVersionPublic,
     TemplateVersionSummary,
 )
+from dyndash_common.changes import change
+from dyndash_common.db.models import Template, TemplateVersion
+from dyndash_common.envelope import Envelope, success
+from dyndash_common.errors import NotFound, RenderFailed
+from dyndash_common.templating.budget import RenderError, RenderJob
+from dyndash_common.templating.sandbox import BudgetExceeded
 
 router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
 
@@ -49,7 +48,12 @@ def _public(row: Template) -> dict[str, Any]:
 
 @router.get("", response_model=Envelope[Page[TemplateSummary]], responses=errors())
 async def list_templates(
-    *, runtime: RuntimeDep, _key: CurrentKey, limit: Limit = 50, offset: Offset = 0, name: str | None = None
+    *,
+    runtime: RuntimeDep,
+    _key: CurrentKey,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    name: str | None = None,
 ) -> dict[str, Any]:
     query = select(Template).order_by(Template.id)
     if name is not None:
@@ -129,7 +133,9 @@ async def update_template(
     return success(_public(row))
 
 
-@router.delete("/{template_id}", response_model=Envelope[None], responses=errors(400, 403, 404, 409, 412))
+@router.delete(
+    "/{template_id}", response_model=Envelope[None], responses=errors(400, 403, 404, 409, 412)
+)
 async def delete_template(
     *, runtime: RuntimeDep, _key: TemplatesWriter, template_id: int, if_match: IfMatch
 ) -> dict[str, Any]:
@@ -144,7 +150,12 @@ async def delete_template(
     responses=errors(404),
 )
 async def list_versions(
-    *, runtime: RuntimeDep, _key: CurrentKey, template_id: int, limit: Limit = 50, offset: Offset = 0
+    *,
+    runtime: RuntimeDep,
+    _key: CurrentKey,
+    template_id: int,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     query = (
         select(TemplateVersion)
@@ -198,4 +209,6 @@ async def rollback_template(
             changes, template_id, body.version, if_match=if_match, author=key, message=body.message
         )
     set_etag(response, row.version)
-    return success(_public(row), f"content of version {body.version} restored as version {row.version}")
+    return success(
+        _public(row), f"content of version {body.version} restored as version {row.version}"
+    )

@@ -1,0 +1,163 @@
+"""API keys, scopes, rate limiting and CORS."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from dyndash_common.apikeys import create_key
+from dyndash_common.db.engine import Database, create_engine
+
+from tests.conftest import Api, start_api
+from tests.utils.backends import TEST_PEPPER, Backend, snapshot
+
+
+async def test_missing_invalid_and_malformed_keys_are_401(api: Api) -> None:
+    async with httpx.AsyncClient(base_url=api.base_url) as anonymous:
+        for headers in (
+            {},
+            {"X-API-Key": "ddk_not-a-real-key-at-all"},
+            {"Authorization": "Bearer ddk_wrong"},
+            {"Authorization": "Basic abc"},
+        ):
+            response = await anonymous.get("/api/v1/templates", headers=headers)
+            assert response.status_code == 401, headers
+            body = response.json()
+            assert body["status"] == "error"
+            assert body["data"]["code"] == "unauthorized"
+            assert "key" in body["message"]
+
+
+async def test_bearer_key_is_accepted(api: Api) -> None:
+    secret = await api.create_key("data:read")
+    async with httpx.AsyncClient(base_url=api.base_url) as client:
+        response = await client.get(
+            "/api/v1/templates", headers={"Authorization": f"Bearer {secret}"}
+        )
+    assert response.status_code == 200
+
+
+async def test_revoked_key_is_401(api: Api) -> None:
+    secret = await api.create_key("templates:write")
+    keys = (await api.client.get("/api/v1/keys")).json()["data"]["items"]
+    key_id = next(k["id"] for k in keys if k["name"] == "test")
+    assert (await api.client.delete(f"/api/v1/keys/{key_id}")).status_code == 200
+    async with httpx.AsyncClient(base_url=api.base_url, headers={"X-API-Key": secret}) as client:
+        response = await client.get("/api/v1/templates")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["message"]
+
+
+async def test_expired_key_is_401(api: Api) -> None:
+    database = Database(create_engine(api.backend.settings.database_url))
+    async with database.write() as session:
+        _, secret = await create_key(
+            session,
+            pepper=TEST_PEPPER,
+            name="old",
+            scopes=["admin"],
+            expires_at=datetime.now(UTC) - timedelta(seconds=1),
+        )
+    await database.dispose()
+    async with httpx.AsyncClient(base_url=api.base_url, headers={"X-API-Key": secret}) as client:
+        response = await client.get("/api/v1/templates")
+    assert response.status_code == 401
+    assert "expired" in response.json()["message"]
+
+
+async def test_wrong_scope_is_403_and_changes_nothing(api: Api) -> None:
+    reader = await api.create_key("data:read")
+    before = await snapshot(api.backend.settings)
+    async with httpx.AsyncClient(base_url=api.base_url, headers={"X-API-Key": reader}) as client:
+        assert (await client.get("/api/v1/templates")).status_code == 200
+        for method, path, body in (
+            ("POST", "/api/v1/templates", {"name": "x"}),
+            ("POST", "/api/v1/routes", {"path": "/x", "template_id": 1}),
+            ("POST", "/api/v1/dashboards", {"name": "x"}),
+            ("POST", "/api/v1/data/widget/1", {"data": {}}),
+            ("POST", "/api/v1/keys", {"name": "x", "scopes": ["admin"]}),
+            ("GET", "/api/v1/keys", None),
+            ("GET", "/api/v1/events", None),
+        ):
+            response = await client.request(method, path, json=body)
+            assert response.status_code == 403, (method, path)
+            assert "scope" in response.json()["message"]
+    assert await snapshot(api.backend.settings) == before
+
+
+async def test_scoped_key_can_do_its_job(api: Api) -> None:
+    writer = await api.create_key("templates:write")
+    async with httpx.AsyncClient(base_url=api.base_url, headers={"X-API-Key": writer}) as client:
+        response = await client.post("/api/v1/templates", json={"name": "mine"})
+    assert response.status_code == 201
+
+
+async def test_keys_are_listed_without_secrets_and_record_use(api: Api) -> None:
+    secret = await api.create_key("data:read")
+    async with httpx.AsyncClient(base_url=api.base_url, headers={"X-API-Key": secret}) as client:
+        await client.get("/api/v1/templates")
+    response = await api.client.get("/api/v1/keys")
+    assert secret not in response.text
+    assert secret[4:] not in response.text
+    used = next(k for k in response.json()["data"]["items"] if k["name"] == "test")
+    assert used["last_used_at"] is not None
+    assert used["prefix"] == secret[:12]
+
+
+async def test_bad_key_requests_are_422(api: Api) -> None:
+    for body, fragment in (
+        ({"name": "k", "scopes": ["root"]}, "root"),
+        ({"name": "k", "scopes": []}, "scopes"),
+        ({"name": "k", "scopes": ["admin"], "expires_at": "2000-01-01T00:00:00Z"}, "expires_at"),
+        ({"name": "k", "scopes": ["admin"], "expires_at": "soon"}, "expires_at"),
+    ):
+        response = await api.client.post("/api/v1/keys", json=body)
+        assert response.status_code == 422, body
+        assert fragment in response.json()["message"]
+
+
+@pytest.fixture
+async def limited_api(backend: Backend) -> object:
+    async for running in start_api(
+        backend.with_settings(rate_limit_requests=3, rate_limit_window_seconds=30)
+    ):
+        yield running
+
+
+async def test_rate_limit_answers_429_with_headers(limited_api: Api) -> None:
+    statuses = []
+    for _ in range(4):
+        response = await limited_api.client.get("/api/v1/templates")
+        statuses.append(response.status_code)
+    assert statuses == [200, 200, 200, 429]
+    assert response.json()["data"]["code"] == "rate_limited"
+    assert 1 <= int(response.headers["retry-after"]) <= 30
+    assert response.headers["ratelimit-policy"] == '"default";q=3;w=30'
+    assert response.headers["ratelimit"].startswith('"default";r=0;t=')
+
+
+async def test_anonymous_attempts_are_limited_by_address(limited_api: Api) -> None:
+    async with httpx.AsyncClient(base_url=limited_api.base_url) as anonymous:
+        statuses = [(await anonymous.get("/api/v1/templates")).status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+
+
+@pytest.fixture
+async def cors_api(backend: Backend) -> object:
+    async for running in start_api(backend.with_settings(cors_origins=["https://ok.example"])):
+        yield running
+
+
+async def test_cors_allows_only_configured_origins(cors_api: Api) -> None:
+    allowed = await cors_api.client.options(
+        "/api/v1/templates",
+        headers={"Origin": "https://ok.example", "Access-Control-Request-Method": "PUT"},
+    )
+    assert allowed.headers["access-control-allow-origin"] == "https://ok.example"
+    denied = await cors_api.client.options(
+        "/api/v1/templates",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "PUT"},
+    )
+    assert "access-control-allow-origin" not in denied.headers
