@@ -20,7 +20,11 @@ async def test_create_update_delete_route(api: Api) -> None:
         path="/sales/{region}",
         template_id=template["id"],
         method="get",
-        handler_config={"dashboard_id": dashboard["id"], "query_params": ["range"], "cache_ttl": 60},
+        handler_config={
+            "dashboard_id": dashboard["id"],
+            "query_params": ["range"],
+            "cache_ttl": 60,
+        },
     )
     assert created.status_code == 201, created.text
     route = created.json()["data"]

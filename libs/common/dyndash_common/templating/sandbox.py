@@ -87,6 +87,13 @@ class DashboardSandbox(ImmutableSandboxedEnvironment):
                 raise BudgetExceeded(f"a concatenation may not exceed {MAX_SEQUENCE_LENGTH} items")
         return super().call_binop(context, operator, left, right)
 
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        # Jinja2 answers an unsafe attribute with an Undefined that prints as ""; an admin is
+        # better served by an error naming what the sandbox refused.
+        raise SecurityError(
+            f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
+        )
+
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         wrapped = super().wrap_str_format(value)
         if wrapped is not None:

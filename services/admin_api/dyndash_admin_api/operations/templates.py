@@ -208,6 +208,6 @@ async def preview_sources(session: AsyncSession, html_content: str) -> dict[str,
     rows = await session.execute(
         select(Template.name, Template.html_content).where(Template.name.in_(needed))
     )
-    sources: dict[str, str] = dict(rows.tuples().all())
+    sources: dict[str, str] = {name: html for name, html in rows.all()}  # noqa: C416
     sources[PREVIEW_NAME] = html_content
     return sources
