@@ -38,6 +38,6 @@ async def main(database_url: str, redis_url: str | None, prefix: str) -> None:
 
 
 if __name__ == "__main__":
-    database_url, redis_url, prefix = (sys.argv[1:] + [None, None])[:3]
+    database_url, redis_url, prefix = [*sys.argv[1:], None, None][:3]
     assert database_url is not None
     asyncio.run(main(database_url, redis_url, prefix or "dyndash"))

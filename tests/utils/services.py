@@ -13,7 +13,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 REDIS_URL = os.environ.get("DYNDASH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def _reachable(host: str, port: int) -> bool:
+def reachable(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):
             return True
@@ -26,7 +26,7 @@ def require_services() -> None:
     missing = [
         name
         for name, host, port in (("PostgreSQL", "127.0.0.1", 5432), ("Redis", "127.0.0.1", 6379))
-        if not _reachable(host, port)
+        if not reachable(host, port)
     ]
     if not missing:
         return

@@ -107,7 +107,7 @@ class Widget(Base):
     title: Mapped[str] = mapped_column(String(200), default="")
     type: Mapped[str] = mapped_column(String(50), default="generic")
     config: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
-    data: Mapped[Any] = mapped_column(JSONDocument, default=dict)
+    data: Mapped[Any] = mapped_column(JSONDocument, nullable=True, default=dict)
     data_version: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
