@@ -22,7 +22,6 @@ import httpx
 import orjson
 
 from dyndash_admin_api.app import create_app
-
 from tests.utils.backends import (
     ADMIN_SECRET,
     Backend,
