@@ -1,15 +1,17 @@
 # The habits of this project, one command each. `uv` is installed when missing.
 SHELL := /bin/bash
 PYTHON ?= python3
+# uv from PATH, else a private copy in .tools/ (a venv, so it works where pip may not
+# install into the system Python).
 UV := $(shell command -v uv 2>/dev/null)
 ifeq ($(UV),)
-UV := $(PYTHON) -m uv
+UV := .tools/bin/uv
 endif
 
 .PHONY: dev test lint bench uv sync
 
 uv:
-	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@$(UV) --version >/dev/null 2>&1 || { $(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv; }
 
 sync: uv
 	@$(UV) sync --frozen --quiet
