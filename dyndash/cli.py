@@ -38,19 +38,42 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_admin(args: argparse.Namespace) -> int:
+def _serve(service: str, factory: str, host: str, port: int) -> int:
     settings = get_settings()
-    configure_logging("admin_api", settings.log_level)
+    configure_logging(service, settings.log_level)
     uvicorn.run(
-        "dyndash_admin_api.app:create_app",
+        factory,
         factory=True,
-        host=args.host or settings.admin_host,
-        port=args.port or settings.admin_port,
+        host=host,
+        port=port,
         workers=settings.workers,
         log_config=None,
+        access_log=settings.access_log,
         proxy_headers=True,
+        http="httptools",
+        loop="uvloop",
     )
     return 0
+
+
+def cmd_admin(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    return _serve(
+        "admin_api",
+        "dyndash_admin_api.app:create_app",
+        args.host or settings.admin_host,
+        args.port or settings.admin_port,
+    )
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    return _serve(
+        "gateway",
+        "dyndash_gateway.app:create_app",
+        args.host or settings.gateway_host,
+        args.port or settings.gateway_port,
+    )
 
 
 def _saved_dev_key() -> str | None:
@@ -62,9 +85,11 @@ def _save_dev_key(secret: str) -> None:
     DEV_KEY_FILE.write_text(secret + "\n")
 
 
-async def _dev(settings: Settings, host: str, port: int) -> None:
+async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> None:
     from dyndash.demo import seed_demo
-    from dyndash_admin_api.app import create_app
+    from dyndash_admin_api.app import create_app as create_admin_app
+    from dyndash_common.events.bus import InProcessBus
+    from dyndash_gateway.app import create_app as create_gateway_app
 
     await _migrate(settings)
     runtime = build_runtime(settings)
@@ -82,13 +107,16 @@ async def _dev(settings: Settings, host: str, port: int) -> None:
     finally:
         await runtime.close()
     base = f"http://{host}:{port}"
+    site = f"http://{host}:{gateway_port}"
     print(
         "\n".join(
             [
                 "",
-                "dyndash dev — everything in one process (SQLite, in-process bus and cache)",
+                "dyndash dev — everything in one process (in-process bus and cache)",
                 f"  database     {settings.database_url}",
                 f"  demo         {'seeded' if seeded else 'already present'}",
+                f"  demo page    {site}/   and   {site}/sales/emea",
+                f"  data API     {site}/api/v1/data/dashboard/1",
                 f"  admin API    {base}/api/v1/templates",
                 f"  API docs     {base}/docs",
                 f"  events       curl -N -H 'X-API-Key: {secret}' {base}/api/v1/events",
@@ -98,10 +126,16 @@ async def _dev(settings: Settings, host: str, port: int) -> None:
         ),
         flush=True,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host=host, port=port, log_config=None)
-    )
-    await server.serve()
+    # One in-process bus shared by both apps: a change is on the site as soon as it commits.
+    bus = InProcessBus()
+    servers = [
+        uvicorn.Server(uvicorn.Config(app, host=host, port=app_port, log_config=None))
+        for app, app_port in (
+            (create_admin_app(settings, bus=bus), port),
+            (create_gateway_app(settings, bus=bus), gateway_port),
+        )
+    ]
+    await asyncio.gather(*(server.serve() for server in servers))
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -110,7 +144,14 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print("dyndash dev runs only with DYNDASH_ENV=development", file=sys.stderr)
         return 2
     configure_logging("dev", settings.log_level)
-    asyncio.run(_dev(settings, args.host or settings.admin_host, args.port or settings.admin_port))
+    asyncio.run(
+        _dev(
+            settings,
+            args.host or settings.admin_host,
+            args.port or settings.admin_port,
+            args.gateway_port or settings.gateway_port,
+        )
+    )
     return 0
 
 
@@ -161,11 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = commands.add_parser("dev", help="everything in one process, demo seeded")
     admin = commands.add_parser("admin", help="run the admin API")
-    for command in (dev, admin):
+    gateway = commands.add_parser("gateway", help="run the gateway")
+    for command in (dev, admin, gateway):
         command.add_argument("--host")
         command.add_argument("--port", type=int)
+    dev.add_argument("--gateway-port", type=int)
     dev.set_defaults(handler=cmd_dev)
     admin.set_defaults(handler=cmd_admin)
+    gateway.set_defaults(handler=cmd_gateway)
 
     commands.add_parser("migrate", help="upgrade the database schema").set_defaults(
         handler=cmd_migrate

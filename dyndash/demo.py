@@ -13,7 +13,9 @@ from dyndash_common.runtime import Runtime
 
 LAYOUT = """<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><title>{% block title %}dyndash{% endblock %}</title></head>
+<head><meta charset="utf-8"><title>{% block title %}dyndash{% endblock %}</title>
+{% if asset_url and asset_url('css') %}<link rel="stylesheet" href="{{ asset_url('css') }}">{% endif %}
+</head>
 <body>
 <main>{% block content %}{% endblock %}</main>
 </body>

@@ -41,6 +41,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     render_timeout_seconds: float = Field(default=2.0, gt=0)
     render_max_output_bytes: int = Field(default=2_097_152, ge=1024)
+    render_max_memory_bytes: int = Field(default=268_435_456, ge=16_777_216)
+    render_threads: int = Field(default=2, ge=1, le=32)
+    gateway_l1_max_bytes: int = Field(default=67_108_864, ge=0)
+    gateway_l2_enabled: bool = True
+    # How long past its TTL an entry may be served while a fresh render is made.
+    gateway_stale_seconds: int = Field(default=300, ge=0)
+    gateway_resync_seconds: float = Field(default=30.0, gt=0)
+    # Per client address and gateway instance, for pages, fragments and assets; 0 turns it off.
+    gateway_rate_limit_requests: int = Field(default=1200, ge=0)
+    access_log: bool = False
     event_stream_maxlen: int = Field(default=100_000, ge=100)
     outbox_sweep_interval_seconds: float = Field(default=2.0, gt=0)
     # An event younger than this is left to the writer's own publish; the sweeper takes the rest.

@@ -10,8 +10,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from dyndash_admin_api.handlers import install_error_handlers
-from dyndash_admin_api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from dyndash_admin_api.routers import dashboards, events, health, keys, routes, templates
 from dyndash_common.apikeys import ensure_key
 from dyndash_common.events.bus import EventBus
@@ -19,6 +17,8 @@ from dyndash_common.events.publisher import run_sweeper
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.templating.budget import RenderBudget, RenderPool
+from dyndash_common.web.errors import install_error_handlers
+from dyndash_common.web.middleware import BodyLimitMiddleware, RequestIdMiddleware
 
 
 def create_app(settings: Settings | None = None, *, bus: EventBus | None = None) -> FastAPI:

@@ -19,7 +19,8 @@ from typing import Any
 
 from jinja2 import TemplateError
 
-from dyndash_common.templating.sandbox import BudgetExceeded, DashboardSandbox, SourcesLoader
+from dyndash_common.templating.meter import BudgetExceeded, metered
+from dyndash_common.templating.sandbox import DashboardSandbox, SourcesLoader
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ def _worker_main(connection: Connection, budget: RenderBudget) -> None:
         except (EOFError, OSError):
             return
         try:
-            html = render_capped(build_environment(job), job, budget.max_output_bytes)
+            with metered(budget.max_memory_bytes // 4):
+                html = render_capped(build_environment(job), job, budget.max_output_bytes)
             connection.send(("ok", html))
         except BudgetExceeded as error:
             connection.send(("budget", str(error)))

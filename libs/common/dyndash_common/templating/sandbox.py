@@ -1,32 +1,43 @@
 """The sandboxed environment every DB template is compiled in.
 
 Beyond Jinja2's ImmutableSandboxedEnvironment (no dunder access, no mutation of lists and
-dicts, bounded `range`), it refuses the operations that can allocate without bound in a single
-C call, where no timer can interrupt them: `'x' * 10**9`, `10 ** 10 ** 10`, `'%999999999s'`,
-`'{:>999999999}'.format(...)`. The rest of the budget (time, total output, memory) is enforced
-around the render by `dyndash_common.templating.budget`.
+dicts, bounded `range`), it:
+
+- refuses single operations that would allocate without bound inside one C call, where no
+  timer can interrupt them: `'x' * 10**9`, `2 ** 10**8`, `'%999999999s' % 1`,
+  `'{:>999999999}'.format(1)`, `s.center(10**9)`, `s.replace('', s)`, `big|join`, and `~` over
+  huge parts;
+- charges every string such an operation builds to the current render's meter (see
+  `dyndash_common.templating.meter`), so many moderate allocations add up to a budget too;
+- raises on unsafe attribute access instead of printing an empty string, so an admin sees why.
+
+Time and output size are enforced around the render (`inline`, `budget`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from jinja2 import BaseLoader, TemplateNotFound
+from jinja2 import BaseLoader, TemplateNotFound, pass_eval_context
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
-from jinja2.filters import do_format
+from jinja2.filters import do_center, do_format, do_indent, do_join, do_replace
+from jinja2.nodes import Concat
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import soft_str
+
+from dyndash_common.templating.meter import BudgetExceeded, charge
 
 MAX_SEQUENCE_LENGTH = 1_000_000
 MAX_EXPONENT = 1_000
 MAX_FORMAT_WIDTH = 10_000
 _FORMAT_NUMBERS = re.compile(r"\d+")
+_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
 
-
-class BudgetExceeded(SecurityError):
-    """A template asked for more time, output or memory than its budget allows."""
+__all__ = ["BudgetExceeded", "DashboardSandbox", "SourcesLoader"]
 
 
 class SourcesLoader(BaseLoader):
@@ -40,11 +51,19 @@ class SourcesLoader(BaseLoader):
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
         if template not in self.sources:
             raise TemplateNotFound(template)
-        return self.sources[template], None, lambda: True
+        source = self.sources[template]
+        return source, None, lambda: self.sources.get(template) is source
 
 
 def _sized(value: Any) -> int | None:
     return len(value) if isinstance(value, str | bytes | list | tuple) else None
+
+
+def _bounded(size: int, what: str) -> int:
+    if size > MAX_SEQUENCE_LENGTH:
+        raise BudgetExceeded(f"{what} may not exceed {MAX_SEQUENCE_LENGTH} items")
+    charge(size)
+    return size
 
 
 def _check_format_string(text: str) -> None:
@@ -52,25 +71,48 @@ def _check_format_string(text: str) -> None:
         raise BudgetExceeded(f"format widths above {MAX_FORMAT_WIDTH} are not allowed")
 
 
+class _BoundedCodeGenerator(CodeGenerator):
+    """Compiles `a ~ b ~ …` to a call that checks the joined size before joining."""
+
+    def visit_Concat(self, node: Concat, frame: Frame) -> None:
+        if frame.eval_ctx.volatile:
+            join = "(markup_join if context.eval_ctx.volatile else str_join)"
+        elif frame.eval_ctx.autoescape:
+            join = "markup_join"
+        else:
+            join = "str_join"
+        self.write(f"environment.bounded_concat({join}, (")
+        for argument in node.nodes:
+            self.visit(argument, frame)
+            self.write(", ")
+        self.write("))")
+
+
 class DashboardSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "%", "+"})
+    code_generator_class = _BoundedCodeGenerator
 
-    def __init__(self, loader: BaseLoader | None = None) -> None:
-        super().__init__(loader=loader, autoescape=True, auto_reload=False, cache_size=0)
-        self.filters["format"] = self._checked_format
+    def __init__(self, loader: BaseLoader | None = None, cache_size: int = 0) -> None:
+        super().__init__(loader=loader, autoescape=True, auto_reload=True, cache_size=cache_size)
+        self.filters.update(
+            format=self._format_filter,
+            join=self._join_filter,
+            replace=self._replace_filter,
+            center=self._center_filter,
+            indent=self._indent_filter,
+        )
+
+    def bounded_concat(self, join: Callable[[Iterable[Any]], str], parts: tuple[Any, ...]) -> str:
+        texts = [soft_str(part) for part in parts]
+        _bounded(sum(len(text) for text in texts), "a ~ concatenation")
+        return join(texts)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
             for sequence, times in ((left, right), (right, left)):
                 size = _sized(sequence)
-                if (
-                    size is not None
-                    and isinstance(times, int)
-                    and size * times > MAX_SEQUENCE_LENGTH
-                ):
-                    raise BudgetExceeded(
-                        f"a repeated sequence may not exceed {MAX_SEQUENCE_LENGTH} items"
-                    )
+                if size is not None and isinstance(times, int):
+                    _bounded(size * max(times, 0), "a repeated sequence")
         elif operator == "**":
             if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
                 raise BudgetExceeded(f"exponents above {MAX_EXPONENT} are not allowed")
@@ -79,20 +121,37 @@ class DashboardSandbox(ImmutableSandboxedEnvironment):
                 _check_format_string(left)
         elif operator == "+":
             left_size, right_size = _sized(left), _sized(right)
-            if (
-                left_size is not None
-                and right_size is not None
-                and left_size + right_size > MAX_SEQUENCE_LENGTH
-            ):
-                raise BudgetExceeded(f"a concatenation may not exceed {MAX_SEQUENCE_LENGTH} items")
+            if left_size is not None and right_size is not None:
+                _bounded(left_size + right_size, "a concatenation")
         return super().call_binop(context, operator, left, right)
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
-        # Jinja2 answers an unsafe attribute with an Undefined that prints as ""; an admin is
-        # better served by an error naming what the sandbox refused.
         raise SecurityError(
             f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
         )
+
+    def call(
+        __self,
+        __context: Context,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):
+            name = getattr(__obj, "__name__", "")
+            if name in _WIDTH_METHODS and args and isinstance(args[0], int):
+                _bounded(max(args[0], len(owner)), f"str.{name}()")
+            elif name == "expandtabs":
+                tab = args[0] if args and isinstance(args[0], int) else 8
+                _bounded(len(owner) * max(tab, 1), "str.expandtabs()")
+            elif name == "replace" and len(args) >= 2:
+                _bounded(_replaced_size(owner, args[0], args[1], *args[2:3]), "str.replace()")
+            elif name == "join" and args:
+                items = [soft_str(item) for item in args[0]]
+                _bounded(sum(map(len, items)) + len(owner) * len(items), "str.join()")
+                args = (items, *args[1:])
+        return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         wrapped = super().wrap_str_format(value)
@@ -101,6 +160,44 @@ class DashboardSandbox(ImmutableSandboxedEnvironment):
         return wrapped
 
     @staticmethod
-    def _checked_format(value: str, *args: Any, **kwargs: Any) -> str:
+    def _format_filter(value: str, *args: Any, **kwargs: Any) -> str:
         _check_format_string(str(value))
         return do_format(value, *args, **kwargs)
+
+    @pass_eval_context
+    def _join_filter(
+        self, eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None
+    ) -> str:
+        items = list(value)
+        estimate = sum(len(soft_str(item)) for item in items) + len(d) * len(items)
+        _bounded(estimate, "a joined string")
+        return str(do_join(eval_ctx, items, d, attribute))
+
+    @pass_eval_context
+    def _replace_filter(
+        self, eval_ctx: Any, s: str, old: str, new: str, count: int | None = None
+    ) -> str:
+        text = soft_str(s)
+        _bounded(_replaced_size(text, old, new, count), "a replaced string")
+        return do_replace(eval_ctx, s, old, new, count)
+
+    @staticmethod
+    def _center_filter(value: str, width: int = 80) -> str:
+        _bounded(max(width, len(value)), "a centred string")
+        return do_center(value, width)
+
+    @staticmethod
+    def _indent_filter(
+        s: str, width: int | str = 4, first: bool = False, blank: bool = False
+    ) -> str:
+        pad = width if isinstance(width, int) else len(width)
+        _bounded(len(s) + (s.count("\n") + 1) * max(pad, 0), "an indented string")
+        return do_indent(s, width, first, blank)
+
+
+def _replaced_size(text: str, old: Any, new: Any, count: Any = None) -> int:
+    old_text, new_text = soft_str(old), soft_str(new)
+    hits = len(text) + 1 if old_text == "" else text.count(old_text)
+    if isinstance(count, int) and count >= 0:
+        hits = min(hits, count)
+    return len(text) + hits * max(len(new_text) - len(old_text), 0)

@@ -1,0 +1,1 @@
+"""The two cache levels the gateway reads and the renderer fills."""

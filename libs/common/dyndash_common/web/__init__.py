@@ -1,0 +1,1 @@
+"""HTTP pieces both services share: error envelopes and middleware."""

@@ -1,0 +1,114 @@
+"""The gateway's framework side: the dashboard data API, health and OpenAPI."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from dyndash_common.cache.entry import CachedEntry
+from dyndash_common.envelope import Envelope, ErrorData
+from dyndash_common.errors import Forbidden, NotFound, Unauthorized, Unavailable
+from dyndash_gateway.gateway import Gateway
+from dyndash_gateway.responses import etag_matches, wants_gzip
+from dyndash_gateway.service import Unservable
+
+router = APIRouter()
+READY_TIMEOUT_SECONDS = 1.0
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+@router.get(
+    "/api/v1/data/dashboard/{dashboard_id}",
+    tags=["data"],
+    response_model=Envelope[dict[str, Any]],
+    responses={status: {"model": Envelope[ErrorData]} for status in (401, 403, 404, 429, 503)},
+)
+async def dashboard_data(
+    request: Request,
+    dashboard_id: int,
+    x_api_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The dashboard and its widgets with their data (seed §4.1); a key with `data:read`
+    unless the dashboard is public."""
+    gateway = _gateway(request)
+    dashboard = gateway.state.dashboards.get(dashboard_id)
+    if dashboard is None:
+        raise NotFound(f"dashboard {dashboard_id} does not exist")
+    if not dashboard.is_public:
+        presented = x_api_key
+        if not presented and authorization and authorization.lower().startswith("bearer "):
+            presented = authorization[7:].strip()
+        check = await gateway.keys.check(presented)
+        if not check.valid:
+            raise Unauthorized(check.reason)
+        if not check.allows("data:read"):
+            raise Forbidden("this API key lacks the 'data:read' scope")
+    ttl = gateway.settings.gateway_stale_seconds or 300
+
+    async def build() -> CachedEntry | None:
+        return await gateway.builder.dashboard_data(dashboard_id, ttl)
+
+    try:
+        served = await gateway.responses.get(("data", dashboard_id), dashboard.signature, build)
+    except Unservable as error:
+        raise Unavailable(
+            error.reason, headers={"Retry-After": str(error.retry_after or 5)}
+        ) from None
+    if served is None:
+        raise NotFound(f"dashboard {dashboard_id} does not exist")
+    entry = served.entry
+    headers = {
+        "ETag": entry.etag,
+        "Cache-Control": "public, no-cache" if dashboard.is_public else "private, no-cache",
+        "Vary": "Accept-Encoding",
+        "X-Cache": served.cache,
+    }
+    if etag_matches(request.headers.get("if-none-match", "").encode(), entry.etag):
+        return Response(status_code=304, headers=headers)
+    if wants_gzip(request.headers.get("accept-encoding", "").encode()):
+        headers["Content-Encoding"] = "gzip"
+        return Response(entry.gzipped, media_type=entry.content_type, headers=headers)
+    return Response(entry.body, media_type=entry.content_type, headers=headers)
+
+
+@router.get("/healthz", tags=["health"])
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["health"])
+async def readyz(request: Request) -> JSONResponse:
+    """Ready while the gateway can serve: state loaded, and the database reachable or pages
+    in its cache to serve from."""
+    gateway = _gateway(request)
+    checks: dict[str, str] = {"state": "ok" if gateway.state.loaded else "loading"}
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            async with gateway.runtime.database.read() as session:
+                await session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as error:
+        checks["database"] = f"failed: {type(error).__name__}"
+    if gateway.runtime.redis is not None:
+        try:
+            async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+                await gateway.runtime.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as error:
+            checks["redis"] = f"failed: {type(error).__name__}"
+    serving = gateway.state.loaded and (checks["database"] == "ok" or len(gateway.memory) > 0)
+    body = {
+        "status": "ready" if serving else "not_ready",
+        "checks": checks,
+        "l1_entries": len(gateway.memory),
+    }
+    return JSONResponse(body, status_code=200 if serving else 503)

@@ -1,0 +1,232 @@
+"""The hot path: pages, widget fragments and assets served by a raw ASGI handler.
+
+Everything else (the data API, live streams, health, metrics, OpenAPI) goes to the FastAPI
+app behind it. Cached responses are sent from pre-built bytes with no framework in between.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from dyndash_common.cache.entry import CachedEntry
+from dyndash_gateway.gateway import Gateway
+from dyndash_gateway.responses import send_entry, send_page, wants_gzip
+from dyndash_gateway.service import Unservable
+
+FRAMEWORK_PREFIXES = (
+    "/api/",
+    "/live/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/docs",
+    "/openapi.json",
+)
+MAX_QUERY_VALUE = 200
+ASSET_TYPES = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
+IMMUTABLE = b"public, max-age=31536000, immutable"
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    wanted = {b"accept-encoding", b"if-none-match", b"x-api-key", b"authorization"}
+    return {name: value for name, value in scope["headers"] if name in wanted}
+
+
+def _presented_key(headers: dict[bytes, bytes]) -> str | None:
+    key = headers.get(b"x-api-key")
+    if key:
+        return key.decode("latin-1")
+    scheme, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+
+class GatewayFront:
+    def __init__(self, framework: ASGIApp, gateway: Any) -> None:
+        self.framework = framework
+        # Set by the framework app's lifespan; read per request.
+        self.holder = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(FRAMEWORK_PREFIXES):
+            await self.framework(scope, receive, send)
+            return
+        gateway: Gateway | None = getattr(self.holder.state, "gateway", None)
+        method = scope["method"]
+        head = method == "HEAD"
+        if gateway is None:
+            await send_page(send, 503, "Starting", "The gateway is starting.", head=head)
+            return
+        if method not in ("GET", "HEAD"):
+            await send_page(
+                send,
+                405,
+                "Method not allowed",
+                "Pages answer GET and HEAD.",
+                headers=[(b"allow", b"GET, HEAD")],
+            )
+            return
+        if gateway.limiter is not None:
+            client = scope["client"][0] if scope.get("client") else "unknown"
+            decision = await gateway.limiter.hit(client)
+            if not decision.allowed:
+                await send_page(
+                    send,
+                    429,
+                    "Too many requests",
+                    "Slow down and retry shortly.",
+                    head=head,
+                    headers=[
+                        (k.lower().encode(), v.encode()) for k, v in decision.headers().items()
+                    ],
+                )
+                return
+        headers = _headers(scope)
+        path = scope["path"]
+        if path.startswith("/assets/"):
+            await self._asset(gateway, path, headers, send, head)
+        elif path.startswith("/fragments/widgets/"):
+            await self._fragment(gateway, path, headers, send, head)
+        else:
+            await self._page(gateway, scope, headers, send, head)
+
+    async def _respond(
+        self,
+        send: Send,
+        served: Any,
+        headers: dict[bytes, bytes],
+        head: bool,
+        cache_control: bytes,
+    ) -> None:
+        await send_entry(
+            send,
+            served.entry,
+            cache=served.cache,
+            cache_control=cache_control,
+            gzip=wants_gzip(headers.get(b"accept-encoding", b"")),
+            if_none_match=headers.get(b"if-none-match", b""),
+            head=head,
+        )
+
+    async def _failed(self, send: Send, error: Unservable, head: bool) -> None:
+        titles = {500: "Page error", 503: "Temporarily unavailable"}
+        extra = [(b"retry-after", str(error.retry_after).encode())] if error.retry_after else []
+        await send_page(
+            send,
+            error.status,
+            titles.get(error.status, "Error"),
+            error.reason,
+            head=head,
+            headers=extra,
+        )
+
+    async def _page(
+        self, gateway: Gateway, scope: Scope, headers: dict[bytes, bytes], send: Send, head: bool
+    ) -> None:
+        state = gateway.state
+        matched = state.routes.match(scope["path"])
+        template = (
+            state.catalog.by_name.get(state.catalog.by_id.get(matched[0].template_id, ""))
+            if matched
+            else None
+        )
+        if matched is None or template is None or not template.is_active:
+            await send_page(send, 404, "Not found", "There is no page at this address.", head=head)
+            return
+        route, params = matched
+        if route.auth == "api_key":
+            check = await gateway.keys.check(_presented_key(headers))
+            if not check.allows("data:read"):
+                status = 401 if not check.valid else 403
+                reason = check.reason or "this page needs a key with the data:read scope"
+                await send_page(send, status, "Not allowed", reason, head=head)
+                return
+        query: dict[str, str] = {}
+        if route.query_params and scope["query_string"]:
+            parsed = parse_qs(scope["query_string"].decode("latin-1"))
+            query = {
+                name: parsed[name][0][:MAX_QUERY_VALUE]
+                for name in route.query_params
+                if name in parsed
+            }
+        dashboard = state.dashboards.get(route.dashboard_id) if route.dashboard_id else None
+        key = ("page", route.id, tuple(sorted(params.items())), tuple(sorted(query.items())))
+        signature = (
+            route.version,
+            state.catalog.signature(template.name),
+            dashboard.signature if dashboard else None,
+        )
+
+        async def build() -> CachedEntry | None:
+            return await gateway.builder.page(route, template.name, params, query)
+
+        try:
+            served = await gateway.responses.get(key, signature, build)
+        except Unservable as error:
+            await self._failed(send, error, head)
+            return
+        assert served is not None
+        visibility = b"private" if route.auth == "api_key" else b"public"
+        cache_control = visibility + (b", no-cache" if route.cache_ttl else b", no-store")
+        await self._respond(send, served, headers, head, cache_control)
+
+    async def _fragment(
+        self, gateway: Gateway, path: str, headers: dict[bytes, bytes], send: Send, head: bool
+    ) -> None:
+        tail = path.removeprefix("/fragments/widgets/")
+        widget = gateway.state.widgets.get(int(tail)) if tail.isdigit() else None
+        dashboard = gateway.state.dashboards.get(widget.dashboard_id) if widget else None
+        if widget is None or dashboard is None:
+            await send_page(send, 404, "Not found", "There is no such widget.", head=head)
+            return
+        if not dashboard.is_public:
+            check = await gateway.keys.check(_presented_key(headers))
+            if not check.allows("data:read"):
+                await send_page(
+                    send,
+                    401 if not check.valid else 403,
+                    "Not allowed",
+                    check.reason or "this widget needs a key with the data:read scope",
+                    head=head,
+                )
+                return
+        template_signature = (
+            gateway.state.catalog.signature(widget.template) if widget.template else None
+        )
+        key = ("fragment", widget.id)
+        signature = (widget.version, widget.data_version, template_signature)
+        ttl = gateway.settings.gateway_stale_seconds or 300
+
+        async def build() -> CachedEntry | None:
+            return await gateway.builder.fragment(widget, ttl)
+
+        try:
+            served = await gateway.responses.get(key, signature, build)
+        except Unservable as error:
+            await self._failed(send, error, head)
+            return
+        if served is None:
+            await send_page(send, 404, "Not found", "There is no such widget.", head=head)
+            return
+        visibility = b"public" if dashboard.is_public else b"private"
+        await self._respond(send, served, headers, head, visibility + b", no-cache")
+
+    async def _asset(
+        self, gateway: Gateway, path: str, headers: dict[bytes, bytes], send: Send, head: bool
+    ) -> None:
+        digest, _, kind = path.removeprefix("/assets/").partition(".")
+        entry = gateway.assets.get(digest, kind)
+        if entry is None:
+            await send_page(send, 404, "Not found", "There is no such asset.", head=head)
+            return
+        await send_entry(
+            send,
+            entry,
+            cache="HIT-L1",
+            cache_control=IMMUTABLE,
+            gzip=wants_gzip(headers.get(b"accept-encoding", b"")),
+            if_none_match=headers.get(b"if-none-match", b""),
+            head=head,
+        )

@@ -1,0 +1,151 @@
+"""The gateway's per-process parts, wired together, started and stopped in its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+
+from dyndash_common.apikeys import authenticate
+from dyndash_common.cache.memory import MemoryCache
+from dyndash_common.cache.redis_store import RedisStore
+from dyndash_common.errors import Unauthorized
+from dyndash_common.ratelimit import InProcessRateLimiter
+from dyndash_common.runtime import Runtime
+from dyndash_common.templating.budget import RenderBudget
+from dyndash_common.templating.inline import InlineRenderer
+from dyndash_gateway.assets import Assets
+from dyndash_gateway.follower import StateFollower
+from dyndash_gateway.rendering import PageBuilder
+from dyndash_gateway.service import CachedResponses
+from dyndash_gateway.state import GatewayState
+
+log = logging.getLogger("dyndash.gateway")
+
+KEY_CACHE_SECONDS = 5.0
+STARTUP_RETRY_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    valid: bool
+    reason: str
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        return self.valid and ("admin" in self.scopes or scope in self.scopes)
+
+
+class KeyCache:
+    """Verified API keys for a few seconds, so a protected page costs no query per request.
+    A revoked key keeps working here for at most KEY_CACHE_SECONDS."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._checked: dict[str, tuple[float, KeyCheck]] = {}
+
+    async def check(self, presented: str | None) -> KeyCheck:
+        if not presented:
+            return KeyCheck(False, "an API key is required", frozenset())
+        now = time.monotonic()
+        cached = self._checked.get(presented)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            async with self.runtime.database.sessions() as session:
+                key = await authenticate(
+                    session, pepper=self.runtime.settings.key_pepper, presented=presented
+                )
+                await session.commit()
+            result = KeyCheck(True, "", frozenset(key.scopes))
+        except Unauthorized as error:
+            result = KeyCheck(False, error.message, frozenset())
+        if len(self._checked) > 10_000:
+            self._checked.clear()
+        self._checked[presented] = (now + KEY_CACHE_SECONDS, result)
+        return result
+
+
+class Gateway:
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        self.runtime = runtime
+        self.settings = settings
+        self.state = GatewayState()
+        self.renderer = InlineRenderer(
+            RenderBudget(
+                timeout_seconds=settings.render_timeout_seconds,
+                max_output_bytes=settings.render_max_output_bytes,
+                max_memory_bytes=settings.render_max_memory_bytes,
+            ),
+            threads=settings.render_threads,
+        )
+        self.builder = PageBuilder(self.state.catalog, runtime.database, self.renderer)
+        self.memory = MemoryCache(settings.gateway_l1_max_bytes)
+        self.store = (
+            RedisStore(runtime.redis, settings.redis_prefix, settings.gateway_stale_seconds)
+            if runtime.redis is not None and settings.gateway_l2_enabled
+            else None
+        )
+        self.responses = CachedResponses(
+            self.memory,
+            self.store,
+            stale_seconds=settings.gateway_stale_seconds,
+            lock_seconds=settings.render_timeout_seconds + 1,
+        )
+        self.follower = StateFollower(
+            self.state,
+            runtime.database,
+            on_gap=self.memory.clear,
+            resync_seconds=settings.gateway_resync_seconds,
+        )
+        self.keys = KeyCache(runtime)
+        self.assets = Assets(self.state.catalog)
+        self.limiter = (
+            InProcessRateLimiter(
+                settings.gateway_rate_limit_requests, settings.rate_limit_window_seconds
+            )
+            if settings.gateway_rate_limit_requests
+            else None
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loaded = asyncio.Event()
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._run()))
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.follower.load()
+                self._loaded.set()
+                break
+            except Exception as error:
+                log.warning("initial_load_failed", extra={"details": {"error": repr(error)}})
+                await asyncio.sleep(STARTUP_RETRY_SECONDS)
+        followers = [asyncio.create_task(self.follower.resync_forever())]
+        if self.runtime.redis is not None:
+            stream = f"{self.settings.redis_prefix}:events"
+            followers.append(
+                asyncio.create_task(self.follower.follow_stream(self.runtime.redis, stream))
+            )
+        else:
+            followers.append(asyncio.create_task(self.follower.follow_outbox(self.runtime.bus)))
+        try:
+            await asyncio.gather(*followers)
+        finally:
+            for task in followers:
+                task.cancel()
+
+    async def ready(self) -> None:
+        """Wait until the first load is done (for tests and `dyndash dev`)."""
+        await self._loaded.wait()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.renderer.close()

@@ -1,0 +1,276 @@
+"""What the gateway holds in memory: routes, templates, dashboard versions.
+
+The hot path reads these to find a route and to compute the version signature of a page
+without touching the database. Change events and a periodic resync keep them current; every
+update replaces whole objects, so a request never sees a half-applied change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dyndash_common.db.models import Dashboard, Route, Template, Widget
+
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    id: int
+    name: str
+    version: int
+    html: str
+    css: str
+    js: str
+    dependencies: tuple[str, ...]
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    id: int
+    path: str
+    version: int
+    template_id: int
+    dashboard_id: int | None
+    context: dict[str, Any]
+    query_params: tuple[str, ...]
+    cache_ttl: int
+    auth: str
+
+
+@dataclass(frozen=True)
+class WidgetInfo:
+    id: int
+    dashboard_id: int
+    version: int
+    data_version: int
+    template: str | None
+
+
+@dataclass(frozen=True)
+class DashboardInfo:
+    id: int
+    version: int
+    is_public: bool
+    widgets: tuple[WidgetInfo, ...]
+
+    @property
+    def signature(self) -> tuple[int, tuple[tuple[int, int, int], ...]]:
+        return self.version, tuple((w.id, w.version, w.data_version) for w in self.widgets)
+
+
+@dataclass
+class Catalog:
+    """Templates by name, with the transitive include graph and CSS/JS bundles derived once."""
+
+    by_name: dict[str, TemplateInfo] = field(default_factory=dict)
+    by_id: dict[int, str] = field(default_factory=dict)
+    _signatures: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    _bundles: dict[tuple[str, str], tuple[str, bytes]] = field(default_factory=dict)
+
+    def replace(self, templates: Iterable[TemplateInfo]) -> None:
+        self.by_name = {t.name: t for t in templates}
+        self.by_id = {t.id: t.name for t in self.by_name.values()}
+        self._signatures = {}
+        self._bundles = {}
+
+    def upsert(self, template: TemplateInfo) -> None:
+        previous = self.by_id.get(template.id)
+        by_name = dict(self.by_name)
+        if previous is not None:
+            by_name.pop(previous, None)
+        by_name[template.name] = template
+        self.replace(by_name.values())
+
+    def remove(self, template_id: int) -> None:
+        name = self.by_id.get(template_id)
+        if name is not None:
+            self.replace(t for t in self.by_name.values() if t.id != template_id)
+
+    def graph(self, name: str) -> list[str]:
+        """`name` and everything it reaches, dependencies first."""
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(current: str) -> None:
+            if current in seen:
+                return
+            seen.add(current)
+            template = self.by_name.get(current)
+            for dependency in template.dependencies if template else ():
+                visit(dependency)
+            order.append(current)
+
+        visit(name)
+        return order
+
+    def signature(self, name: str) -> tuple[tuple[str, int], ...]:
+        """The versions a render of `name` depends on: its own and its include graph's."""
+        cached = self._signatures.get(name)
+        if cached is None:
+            cached = tuple(
+                (n, self.by_name[n].version) for n in sorted(self.graph(name)) if n in self.by_name
+            )
+            self._signatures[name] = cached
+        return cached
+
+    def bundle(self, name: str, kind: str) -> tuple[str, bytes]:
+        """The CSS or JS of `name`'s include graph, concatenated, and its content hash."""
+        key = (name, kind)
+        cached = self._bundles.get(key)
+        if cached is None:
+            parts = [
+                getattr(self.by_name[n], kind)
+                for n in self.graph(name)
+                if n in self.by_name and getattr(self.by_name[n], kind)
+            ]
+            content = "\n".join(parts).encode()
+            cached = (hashlib.blake2b(content, digest_size=10).hexdigest(), content)
+            self._bundles[key] = cached
+        return cached
+
+
+@dataclass
+class RouteTable:
+    static: dict[str, RouteInfo] = field(default_factory=dict)
+    dynamic: list[tuple[re.Pattern[str], RouteInfo]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, routes: Iterable[RouteInfo]) -> RouteTable:
+        table = cls()
+        patterns = []
+        for route in routes:
+            if "{" not in route.path:
+                table.static[route.path] = route
+                continue
+            regex = (
+                "^"
+                + _PARAM.sub(
+                    r"(?P<\1>[^/]+)", re.escape(route.path).replace(r"\{", "{").replace(r"\}", "}")
+                )
+                + "$"
+            )
+            # More literal characters first: /sales/top beats /sales/{region}.
+            literal = len(_PARAM.sub("", route.path))
+            patterns.append((literal, re.compile(regex), route))
+        patterns.sort(key=lambda item: -item[0])
+        table.dynamic = [(pattern, route) for _, pattern, route in patterns]
+        return table
+
+    def match(self, path: str) -> tuple[RouteInfo, dict[str, str]] | None:
+        route = self.static.get(path)
+        if route is not None:
+            return route, {}
+        for pattern, candidate in self.dynamic:
+            found = pattern.match(path)
+            if found:
+                return candidate, found.groupdict()
+        return None
+
+
+def template_info(row: Template) -> TemplateInfo:
+    return TemplateInfo(
+        id=row.id,
+        name=row.name,
+        version=row.version,
+        html=row.html_content,
+        css=row.css_content,
+        js=row.js_content,
+        dependencies=tuple(row.dependencies),
+        is_active=row.is_active,
+    )
+
+
+def route_info(row: Route) -> RouteInfo:
+    config = row.handler_config or {}
+    return RouteInfo(
+        id=row.id,
+        path=row.path,
+        version=row.version,
+        template_id=row.template_id,
+        dashboard_id=row.dashboard_id,
+        context=dict(config.get("context") or {}),
+        query_params=tuple(config.get("query_params") or ()),
+        cache_ttl=int(config.get("cache_ttl", 300)),
+        auth=str(config.get("auth", "public")),
+    )
+
+
+def widget_info(row: Widget) -> WidgetInfo:
+    template = (row.config or {}).get("template")
+    return WidgetInfo(
+        id=row.id,
+        dashboard_id=row.dashboard_id,
+        version=row.version,
+        data_version=row.data_version,
+        template=template if isinstance(template, str) else None,
+    )
+
+
+@dataclass
+class GatewayState:
+    catalog: Catalog = field(default_factory=Catalog)
+    routes: RouteTable = field(default_factory=RouteTable)
+    dashboards: dict[int, DashboardInfo] = field(default_factory=dict)
+    widgets: dict[int, WidgetInfo] = field(default_factory=dict)
+    loaded: bool = False
+
+    async def load(self, session: AsyncSession) -> None:
+        templates = (await session.execute(select(Template))).scalars().all()
+        routes = (await session.execute(select(Route).where(Route.is_active))).scalars().all()
+        self.catalog.replace(template_info(row) for row in templates)
+        self.routes = RouteTable.build(route_info(row) for row in routes)
+        await self._load_dashboards(session, None)
+        self.loaded = True
+
+    async def reload_template(self, session: AsyncSession, template_id: int) -> None:
+        row = await session.get(Template, template_id, populate_existing=True)
+        if row is None:
+            self.catalog.remove(template_id)
+        else:
+            self.catalog.upsert(template_info(row))
+
+    async def reload_routes(self, session: AsyncSession) -> None:
+        routes = (await session.execute(select(Route).where(Route.is_active))).scalars().all()
+        self.routes = RouteTable.build(route_info(row) for row in routes)
+
+    async def reload_dashboard(self, session: AsyncSession, dashboard_id: int) -> None:
+        await self._load_dashboards(session, dashboard_id)
+
+    async def _load_dashboards(self, session: AsyncSession, only: int | None) -> None:
+        dashboard_query = select(Dashboard.id, Dashboard.version, Dashboard.is_public)
+        widget_query = select(Widget).order_by(Widget.id)
+        if only is not None:
+            dashboard_query = dashboard_query.where(Dashboard.id == only)
+            widget_query = widget_query.where(Widget.dashboard_id == only)
+        dashboards = (await session.execute(dashboard_query)).all()
+        widgets = [widget_info(row) for row in (await session.execute(widget_query)).scalars()]
+        by_dashboard: dict[int, list[WidgetInfo]] = {}
+        for widget in widgets:
+            by_dashboard.setdefault(widget.dashboard_id, []).append(widget)
+        fresh = {
+            row.id: DashboardInfo(
+                row.id, row.version, row.is_public, tuple(by_dashboard.get(row.id, ()))
+            )
+            for row in dashboards
+        }
+        if only is None:
+            self.dashboards = fresh
+            self.widgets = {w.id: w for w in widgets}
+            return
+        dashboards_now = dict(self.dashboards)
+        widgets_now = {k: v for k, v in self.widgets.items() if v.dashboard_id != only}
+        dashboards_now.pop(only, None)
+        dashboards_now.update(fresh)
+        if only in fresh:
+            widgets_now.update({w.id: w for w in widgets})
+        self.dashboards = dashboards_now
+        self.widgets = widgets_now
