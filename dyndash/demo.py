@@ -14,7 +14,8 @@ from dyndash_common.runtime import Runtime
 LAYOUT = """<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>{% block title %}dyndash{% endblock %}</title>
-{% if asset_url and asset_url('css') %}<link rel="stylesheet" href="{{ asset_url('css') }}">{% endif %}
+{% set stylesheet = asset_url('css') if asset_url else '' %}
+{% if stylesheet %}<link rel="stylesheet" href="{{ stylesheet }}">{% endif %}
 </head>
 <body>
 <main>{% block content %}{% endblock %}</main>

@@ -34,9 +34,8 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, list[dict[st
         if error.get("type") == "json_invalid":
             reason = error.get("ctx", {}).get("error", "invalid JSON")
             return f"the request body is not valid JSON: {reason}", [{"field": "body"}]
-        details.append(
-            {"field": _field_name(tuple(error.get("loc", ()))), "error": error.get("msg")}
-        )
+        reason = str(error.get("msg", "")).removeprefix("Value error, ")
+        details.append({"field": _field_name(tuple(error.get("loc", ()))), "error": reason})
     summary = "; ".join(f"{item['field']}: {item['error']}" for item in details[:5])
     return f"invalid request: {summary}", details
 

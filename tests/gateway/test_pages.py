@@ -1,0 +1,201 @@
+"""Serving DB-defined routes: binding, caching headers, invalidation on change."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+
+import httpx
+
+from tests.gateway.conftest import Site
+
+
+async def test_route_binds_params_and_declared_query_only(site: Site) -> None:
+    await site.publish_page(
+        "/sales/{region}",
+        "{{ title }}|{{ params.region }}|{{ query.range }}|{{ query.other }}",
+        context={"title": "Sales"},
+        query_params=["range"],
+    )
+    response = await site.page("/sales/emea?range=7d&other=x")
+    assert response.status_code == 200
+    assert response.text == "Sales|emea|7d|"
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+
+
+async def test_unknown_path_is_a_404_page_and_post_is_405(site: Site) -> None:
+    missing = await site.page("/nowhere")
+    assert missing.status_code == 404
+    assert "<h1>Not found</h1>" in missing.text
+    await site.publish_page("/p", "x")
+    posted = await site.web.post("/p")
+    assert posted.status_code == 405
+    assert posted.headers["allow"] == "GET, HEAD"
+
+
+async def test_cache_headers_etag_and_gzip(site: Site) -> None:
+    await site.publish_page("/cached", "<p>{{ 'hello' }}</p>")
+    first = await site.page("/cached")
+    second = await site.page("/cached")
+    assert (first.headers["x-cache"], second.headers["x-cache"]) == ("MISS", "HIT-L1")
+    assert first.headers["etag"] == second.headers["etag"]
+    assert first.headers["vary"] == "Accept-Encoding"
+    assert first.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in first.headers["content-security-policy"]
+    assert "script-src 'self' 'nonce-" in first.headers["content-security-policy"]
+    revalidated = await site.page("/cached", headers={"If-None-Match": first.headers["etag"]})
+    assert revalidated.status_code == 304
+    assert revalidated.content == b""
+    async with site.web.stream("GET", "/cached", headers={"Accept-Encoding": "gzip"}) as raw:
+        body = b"".join([chunk async for chunk in raw.aiter_raw()])
+    assert raw.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == b"<p>hello</p>"
+    assert raw.headers["etag"].endswith('-gz"')
+    refused = await site.page("/cached", headers={"Accept-Encoding": "gzip;q=0, identity"})
+    assert "content-encoding" not in refused.headers
+    head = await site.web.head("/cached", headers={"Accept-Encoding": "identity"})
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(b"<p>hello</p>"))
+
+
+async def test_template_change_is_served_at_once(site: Site) -> None:
+    template = await site.publish_page("/fresh", "<p>v1</p>")
+    assert (await site.page("/fresh")).text == "<p>v1</p>"
+    assert (await site.page("/fresh")).headers["x-cache"] == "HIT-L1"
+    await site.admin.client.put(
+        f"/api/v1/templates/{template['id']}", json={"html_content": "<p>v2</p>"}
+    )
+    changed = await site.eventually("/fresh", lambda r: r.text == "<p>v2</p>")
+    assert changed.text == "<p>v2</p>"
+
+
+async def test_changing_an_included_partial_changes_the_page(site: Site) -> None:
+    partial = await site.admin.create_template("partial", "<i>old</i>")
+    await site.publish_page("/outer", "[{% include 'partial' %}]")
+    assert (await site.page("/outer")).text == "[<i>old</i>]"
+    await site.admin.client.put(
+        f"/api/v1/templates/{partial['id']}", json={"html_content": "<i>new</i>"}
+    )
+    changed = await site.eventually("/outer", lambda r: r.text == "[<i>new</i>]")
+    assert changed.text == "[<i>new</i>]"
+
+
+async def test_widget_data_push_reaches_the_page(site: Site) -> None:
+    dashboard = await site.admin.create_dashboard("sales", is_public=True)
+    widget = (
+        await site.admin.client.post(
+            f"/api/v1/dashboards/{dashboard['id']}/widgets", json={"key": "n", "data": {"v": 1}}
+        )
+    ).json()["data"]
+    await site.publish_page(
+        "/dash",
+        "{% for w in widgets %}{{ w.key }}={{ w.data.v }}{% endfor %}",
+        dashboard_id=dashboard["id"],
+    )
+    assert (await site.page("/dash")).text == "n=1"
+    await site.admin.client.post(f"/api/v1/data/widget/{widget['id']}", json={"data": {"v": 2}})
+    changed = await site.eventually("/dash", lambda r: r.text == "n=2")
+    assert changed.text == "n=2"
+    fragment = await site.page(f"/fragments/widgets/{widget['id']}")
+    assert fragment.status_code == 200
+    assert 'data-data-version="2"' in fragment.text
+
+
+async def test_route_changes_and_deactivation(site: Site) -> None:
+    await site.publish_page("/old", "moved")
+    routes = (await site.admin.client.get("/api/v1/routes")).json()["data"]["items"]
+    await site.admin.client.put(f"/api/v1/routes/{routes[0]['id']}", json={"path": "/new"})
+    moved = await site.eventually("/new", lambda r: r.status_code == 200)
+    assert moved.text == "moved"
+    assert (await site.page("/old")).status_code == 404
+    await site.admin.client.put(f"/api/v1/routes/{routes[0]['id']}", json={"is_active": False})
+    gone = await site.eventually("/new", lambda r: r.status_code == 404)
+    assert gone.status_code == 404
+
+
+async def test_assets_are_content_hashed_and_immutable(site: Site) -> None:
+    template = await site.admin.create_template(
+        "styled", "<link href=\"{{ asset_url('css') }}\">", css_content="p{color:red}"
+    )
+    await site.admin.client.post(
+        "/api/v1/routes", json={"path": "/styled", "template_id": template["id"]}
+    )
+    page = await site.eventually("/styled", lambda r: r.status_code == 200)
+    href = page.text.split('"')[1]
+    assert href.startswith("/assets/")
+    assert href.endswith(".css")
+    asset = await site.page(href)
+    assert asset.status_code == 200
+    assert asset.text == "p{color:red}"
+    assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert asset.headers["content-type"] == "text/css; charset=utf-8"
+    assert (await site.page("/assets/0000.css")).status_code == 404
+
+
+async def test_api_key_route_needs_a_data_read_key(site: Site) -> None:
+    await site.publish_page("/private", "secret", auth="api_key")
+    assert (await site.page("/private")).status_code == 401
+    writer = await site.admin.create_key("templates:write")
+    reader = await site.admin.create_key("data:read")
+    assert (await site.page("/private", headers={"X-API-Key": writer})).status_code == 403
+    allowed = await site.page("/private", headers={"X-API-Key": reader})
+    assert allowed.status_code == 200
+    assert allowed.headers["cache-control"].startswith("private")
+
+
+async def test_xss_in_data_is_escaped(site: Site) -> None:
+    await site.publish_page("/x/{name}", "<p>{{ params.name }}</p>")
+    response = await site.page("/x/%3Cscript%3Ealert(1)")
+    assert "<script>" not in response.text
+    assert "&lt;script&gt;" in response.text
+
+
+async def test_dashboard_data_api(site: Site) -> None:
+    public = await site.admin.create_dashboard("pub", is_public=True)
+    private = await site.admin.create_dashboard("priv")
+    await site.admin.client.post(
+        f"/api/v1/dashboards/{public['id']}/widgets", json={"key": "k", "data": {"a": 1}}
+    )
+    await site.eventually(
+        f"/api/v1/data/dashboard/{public['id']}",
+        lambda r: r.status_code == 200 and bool(r.json()["data"]["widgets"]),
+    )
+    response = await site.page(f"/api/v1/data/dashboard/{public['id']}")
+    body = response.json()
+    assert body["status"] == "success"
+    assert body["data"]["dashboard"]["name"] == "pub"
+    assert body["data"]["widgets"][0]["data"] == {"a": 1}
+    assert response.headers["x-cache"] in ("HIT-L1", "MISS")
+    denied = await site.eventually(
+        f"/api/v1/data/dashboard/{private['id']}", lambda r: r.status_code != 404
+    )
+    assert denied.status_code == 401
+    assert denied.json()["status"] == "error"
+    reader = await site.admin.create_key("data:read")
+    allowed = await site.page(
+        f"/api/v1/data/dashboard/{private['id']}", headers={"X-API-Key": reader}
+    )
+    assert allowed.status_code == 200
+    missing = await site.page("/api/v1/data/dashboard/999")
+    assert missing.status_code == 404
+    assert missing.json()["data"]["code"] == "not_found"
+
+
+async def test_health_endpoints(site: Site) -> None:
+    assert (await site.page("/healthz")).json() == {"status": "ok"}
+    ready = await site.page("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["state"] == "ok"
+
+
+async def test_single_flight_renders_a_cold_page_once(site: Site) -> None:
+    await site.publish_page("/cold/{n}", "{% for i in range(20000) %}{{ i % 7 }}{% endfor %}")
+    before = site.gateway.builder.renders
+    async with httpx.AsyncClient(
+        base_url=str(site.web.base_url), limits=httpx.Limits(max_connections=200)
+    ) as client:
+        responses = await asyncio.gather(*(client.get("/cold/1") for _ in range(200)))
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.content for r in responses}) == 1
+    assert site.gateway.builder.renders - before == 1
