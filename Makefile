@@ -29,3 +29,4 @@ lint: sync
 
 bench: sync
 	$(UV) run --frozen python -m bench.event_latency
+	$(UV) run --frozen python -m bench.gateway

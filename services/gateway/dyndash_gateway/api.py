@@ -6,7 +6,8 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import text
 
 from dyndash_common.cache.entry import CachedEntry
@@ -78,6 +79,12 @@ async def dashboard_data(
         headers["Content-Encoding"] = "gzip"
         return Response(entry.gzipped, media_type=entry.content_type, headers=headers)
     return Response(entry.body, media_type=entry.content_type, headers=headers)
+
+
+@router.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+async def metrics() -> PlainTextResponse:
+    """Prometheus text format, this process only."""
+    return PlainTextResponse(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/healthz", tags=["health"])

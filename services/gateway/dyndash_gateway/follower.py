@@ -22,6 +22,7 @@ from dyndash_common.db.engine import Database
 from dyndash_common.events.bus import EventBus
 from dyndash_common.events.feed import follow
 from dyndash_common.events.model import ChangeEvent
+from dyndash_common.metrics import EVENT_LAG_SECONDS, EVENTS_APPLIED
 from dyndash_gateway.state import GatewayState
 
 log = logging.getLogger("dyndash.gateway")
@@ -46,8 +47,6 @@ class StateFollower:
         self.resync_seconds = resync_seconds
         self.applied = 0
         self.last_applied_at = 0.0
-        # Per event: commit time -> applied here, in seconds (for metrics and benchmarks).
-        self.lags: list[float] = []
 
     async def load(self) -> None:
         async with self.database.read() as session:
@@ -70,9 +69,8 @@ class StateFollower:
                     await self.state.reload_dashboard(session, dashboard_id)
         self.applied += 1
         self.last_applied_at = time.time()
-        self.lags.append(max(0.0, self.last_applied_at - event.ts.timestamp()))
-        if len(self.lags) > 10_000:
-            del self.lags[:5_000]
+        EVENTS_APPLIED.inc()
+        EVENT_LAG_SECONDS.observe(max(0.0, self.last_applied_at - event.ts.timestamp()))
 
     async def resync_forever(self) -> None:
         while True:

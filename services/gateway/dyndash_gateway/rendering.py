@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.db.engine import Database
 from dyndash_common.db.models import Dashboard, Widget
 from dyndash_common.envelope import success
+from dyndash_common.metrics import RENDER_SECONDS, RENDERS
 from dyndash_common.templating.inline import InlineRenderer
 from dyndash_common.templating.sandbox import DashboardSandbox
 from dyndash_gateway.state import Catalog, RouteInfo, WidgetInfo
@@ -113,7 +115,16 @@ class PageBuilder:
             return self.renderer.render_sync(compiled, context)
 
         self.renders += 1
-        return await self.renderer.run(work)
+        label = template if isinstance(template, str) else "_default_fragment"
+        started = time.perf_counter()
+        try:
+            html = await self.renderer.run(work)
+        except Exception:
+            RENDERS.labels(label, "failed").inc()
+            raise
+        RENDER_SECONDS.labels(label).observe(time.perf_counter() - started)
+        RENDERS.labels(label, "ok").inc()
+        return html
 
     async def page(
         self, route: RouteInfo, template: str, params: dict[str, str], query: dict[str, str]

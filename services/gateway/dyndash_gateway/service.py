@@ -20,11 +20,16 @@ from sqlalchemy.exc import DBAPIError
 from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.cache.memory import MemoryCache
 from dyndash_common.cache.redis_store import RedisStore
+from dyndash_common.metrics import CACHE_RESULTS
 from dyndash_common.templating.meter import BudgetExceeded
 
 log = logging.getLogger("dyndash.gateway")
 
 FAILURE_MEMORY_SECONDS = 5.0
+MAX_REMEMBERED_FAILURES = 10_000
+_LAYER_COUNTERS = {
+    layer: CACHE_RESULTS.labels(layer) for layer in ("HIT-L1", "HIT-L2", "MISS", "STALE")
+}
 L2_WAIT_STEP_SECONDS = 0.01
 
 
@@ -99,6 +104,7 @@ class CachedResponses:
 
     def _count(self, served: Served) -> Served:
         self.counts[served.cache] += 1
+        _LAYER_COUNTERS[served.cache].inc()
         return served
 
     def _refresh(
@@ -136,27 +142,34 @@ class CachedResponses:
         running = self._inflight.get(shared_key)
         if running is not None:
             return await asyncio.shield(running)
+        # A render that finished while this request was still looking in L2 is in L1 now.
+        done = self.memory.get(key, signature)
+        if done is not None and done.fresh(time.time()):
+            return done
         future: asyncio.Future[CachedEntry | None] = asyncio.get_running_loop().create_future()
         self._inflight[shared_key] = future
         try:
             entry = await self._build_once(shared_key, build)
         except Unservable as error:
+            if len(self._failures) >= MAX_REMEMBERED_FAILURES:
+                self._failures.clear()
             self._failures[shared_key] = (time.monotonic() + FAILURE_MEMORY_SECONDS, error)
             future.set_exception(error)
             future.exception()  # retrieved here, so an unawaited future logs nothing
+            del self._inflight[shared_key]
             raise
         except BaseException as error:
             future.set_exception(error)
             future.exception()
-            raise
-        else:
-            future.set_result(entry)
-        finally:
             del self._inflight[shared_key]
+            raise
+        # Into L1 before the in-flight marker goes, so no request can miss both.
         if entry is not None and entry.ttl > 0:
             self.memory.put(key, signature, entry)
-            if self.store is not None:
-                await self.store.put(shared_key, entry)
+        future.set_result(entry)
+        del self._inflight[shared_key]
+        if entry is not None and entry.ttl > 0 and self.store is not None:
+            await self.store.put(shared_key, entry)
         return entry
 
     async def _build_once(

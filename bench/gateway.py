@@ -1,0 +1,282 @@
+"""The gateway against its ceiling and the seed's naive design, in one run.
+
+Arms (one server process each, one uvicorn worker, the same wrk settings):
+  A  bare Starlette returning the page's bytes        (the ceiling)
+  B  the seed's naive design, page cached in Redis    (bench/baselines/naive_seed.py)
+  B0 the same with its cache off: DB + from_string + render per request
+  C  dyndash gateway, page in L1
+  D  dyndash gateway, L1 off, L2 (Redis) only
+  E  dyndash gateway, cache off: DB fetch + render per request
+Then: invalidation seen by 3 gateways after the admin API's 200; 200 concurrent requests on a
+cold page; gateway RSS under a load of distinct pages with a 64 MiB L1.
+
+    uv run python -m bench.gateway [--seconds 10] [--soak-seconds 60]
+
+Needs PostgreSQL and Redis on 127.0.0.1 and `wrk` on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import httpx
+
+from bench.harness import Load, dyndash, free_port, process, rss_mib, uvicorn, wrk
+from dyndash.demo import seed_demo
+from dyndash_admin_api.operations.routes import create_route
+from dyndash_admin_api.operations.templates import create_template
+from dyndash_common.changes import change
+from dyndash_common.runtime import build_runtime
+from dyndash_common.settings import Settings
+from tests.utils.backends import (
+    ADMIN_SECRET,
+    TEST_PEPPER,
+    create_postgres_database,
+    delete_redis_prefix,
+    drop_postgres_database,
+)
+from tests.utils.services import REDIS_URL
+
+PAGE = "/"
+BIG_PAGE = "{% for i in range(400) %}<p>row {{ i }} of {{ params.n }}</p>{% endfor %}"
+
+
+async def seed(database_url: str) -> None:
+    runtime = build_runtime(Settings(database_url=database_url))
+    await seed_demo(runtime)
+    async with change(runtime) as changes:
+        big = await create_template(changes, {"name": "big", "html_content": BIG_PAGE}, None, None)
+        await create_route(
+            changes,
+            {
+                "path": "/big/{n}",
+                "template_id": big.id,
+                "method": "GET",
+                "is_active": True,
+                "handler_config": {"cache_ttl": 300},
+            },
+        )
+    await runtime.close()
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return bytes(response.read())
+
+
+def measure_arm(
+    name: str, command: list[str], env: dict[str, str], port: int, seconds: int
+) -> Load:
+    url = f"http://127.0.0.1:{port}{PAGE}"
+    with process(command, env, url):
+        fetch(url)
+        wrk(url, seconds=2, connections=32)
+        load = wrk(url, seconds=seconds, connections=32)
+    print(
+        f"  {name:<34} {load.requests_per_second:10.0f} req/s   p50 {load.p50_ms:7.2f} ms   "
+        f"p99 {load.p99_ms:7.2f} ms   non-2xx {load.errors}",
+        flush=True,
+    )
+    return load
+
+
+def throughput(env: dict[str, str], body_file: Path, seconds: int) -> dict[str, Load]:
+    arms: dict[str, Load] = {}
+    gateway = {**env, "DYNDASH_GATEWAY_L1_MAX_BYTES": str(64 * 1024 * 1024)}
+    port = free_port()
+    with process(dyndash("gateway", port), gateway, f"http://127.0.0.1:{port}/healthz"):
+        time.sleep(0.5)
+        body_file.write_bytes(fetch(f"http://127.0.0.1:{port}{PAGE}"))
+    print(f"page: {PAGE} ({body_file.stat().st_size} bytes), wrk -t1 -c32 -d{seconds}s")
+    plan: list[tuple[str, str, list[str], dict[str, str]]] = [
+        ("A", "A bare Starlette (ceiling)", [], {"BENCH_BODY": str(body_file)}),
+        ("B", "B naive seed, Redis-cached", [], {"NAIVE_CACHE": "on"}),
+        ("B0", "B0 naive seed, uncached", [], {"NAIVE_CACHE": "off"}),
+        ("C", "C dyndash, L1", [], gateway),
+        ("D", "D dyndash, L1 off, L2 only", [], {**gateway, "DYNDASH_GATEWAY_L1_MAX_BYTES": "0"}),
+        (
+            "E",
+            "E dyndash, cache off",
+            [],
+            {**gateway, "DYNDASH_GATEWAY_L1_MAX_BYTES": "0", "DYNDASH_GATEWAY_L2_ENABLED": "false"},
+        ),
+    ]
+    for key, label, _, extra in plan:
+        port = free_port()
+        if key == "A":
+            command = uvicorn("bench.baselines.bare_starlette:app", port)
+        elif key.startswith("B"):
+            command = uvicorn("bench.baselines.naive_seed:app", port)
+        else:
+            command = dyndash("gateway", port)
+        arms[key] = measure_arm(label, command, {**env, **extra}, port, seconds)
+    return arms
+
+
+async def invalidation(env: dict[str, str], trials: int) -> list[float]:
+    """ms from the admin API's 200 to each of 3 gateways serving the new version."""
+    admin_port = free_port()
+    ports = [free_port() for _ in range(3)]
+    admin = process(dyndash("admin", admin_port), env, f"http://127.0.0.1:{admin_port}/healthz")
+    gateways = [
+        process(dyndash("gateway", port), env, f"http://127.0.0.1:{port}/healthz") for port in ports
+    ]
+    latencies: list[float] = []
+    with admin, gateways[0], gateways[1], gateways[2]:
+        async with (
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{admin_port}", headers={"X-API-Key": ADMIN_SECRET}
+            ) as client,
+            httpx.AsyncClient(timeout=5) as web,
+        ):
+            template = (await client.get("/api/v1/templates", params={"name": "demo-page"})).json()
+            template_id = template["data"]["items"][0]["id"]
+            current = (await client.get(f"/api/v1/templates/{template_id}")).json()["data"]
+            for port in ports:
+                await web.get(f"http://127.0.0.1:{port}{PAGE}")
+            for trial in range(trials):
+                marker = f"trial-{trial}-{uuid.uuid4().hex[:6]}"
+                html = current["html_content"].replace(
+                    "{% endblock %}", f"<!--{marker}-->{{% endblock %}}", 1
+                )
+                response = await client.put(
+                    f"/api/v1/templates/{template_id}", json={"html_content": html}
+                )
+                assert response.status_code == 200, response.text
+                answered = time.perf_counter()
+
+                async def seen(port: int, marker: str, answered: float) -> float:
+                    while True:
+                        page = await web.get(f"http://127.0.0.1:{port}{PAGE}")
+                        if marker in page.text:
+                            return (time.perf_counter() - answered) * 1000
+                        await asyncio.sleep(0.001)
+
+                latencies.extend(
+                    await asyncio.gather(*(seen(port, marker, answered) for port in ports))
+                )
+    return latencies
+
+
+async def cold_page(env: dict[str, str]) -> tuple[int, int]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with process(dyndash("gateway", port), env, f"{base}/healthz"):
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200), timeout=30) as web:
+            before = renders((await web.get(f"{base}/metrics")).text)
+            responses = await asyncio.gather(*(web.get(f"{base}/sales/cold") for _ in range(200)))
+            after = renders((await web.get(f"{base}/metrics")).text)
+    return after - before, sum(r.status_code == 200 for r in responses)
+
+
+def renders(metrics: str) -> int:
+    total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("dyndash_renders_total{") and 'outcome="ok"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+def soak(env: dict[str, str], seconds: int) -> list[tuple[float, float]]:
+    port = free_port()
+    script = Path(tempfile.mkdtemp()) / "distinct.lua"
+    script.write_text(
+        'request = function() return wrk.format("GET", "/big/" .. math.random(1, 50000)) end\n'
+    )
+    samples: list[tuple[float, float]] = []
+    settings = {**env, "DYNDASH_GATEWAY_L1_MAX_BYTES": str(64 * 1024 * 1024)}
+    with process(dyndash("gateway", port), settings, f"http://127.0.0.1:{port}/healthz") as proc:
+        load = subprocess.Popen(
+            ["wrk", "-t1", "-c16", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL,
+        )
+        started = time.monotonic()
+        while load.poll() is None:
+            samples.append((time.monotonic() - started, rss_mib(proc.pid)))
+            time.sleep(max(1.0, seconds / 20))
+        samples.append((time.monotonic() - started, rss_mib(proc.pid)))
+    return samples
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def report(
+    arms: dict[str, Load], lags: list[float], cold: tuple[int, int], rss: list[tuple[float, float]]
+) -> None:
+    def ratio(a: str, b: str) -> float:
+        return arms[a].requests_per_second / arms[b].requests_per_second
+
+    checks: list[tuple[str, float, str, bool]] = [
+        ("C / A", ratio("C", "A"), ">= 0.85", ratio("C", "A") >= 0.85),
+        ("C / B (cached)", ratio("C", "B"), ">= 3", ratio("C", "B") >= 3),
+        ("E / B0 (uncached)", ratio("E", "B0"), ">= 10", ratio("E", "B0") >= 10),
+        ("D / A", ratio("D", "A"), "(L2 only)", True),
+    ]
+    print("\nratios")
+    for name, value, target, met in checks:
+        print(f"  {name:<22} {value:6.2f}   target {target:<10} {'met' if met else 'NOT MET'}")
+    p50, p99 = statistics.median(lags), percentile(lags, 0.99)
+    print(
+        f"\ninvalidation, 3 gateways, {len(lags)} observations: "
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+        f"max {max(lags):.1f} ms   target p99 <= 100 ms   {'met' if p99 <= 100 else 'NOT MET'}"
+    )
+    print(
+        f"cold page, 200 concurrent requests: {cold[1]} answered 200, {cold[0]} render(s)   "
+        f"target 1   {'met' if cold[0] == 1 else 'NOT MET'}"
+    )
+    peak = max(value for _, value in rss)
+    print(
+        "gateway RSS (MiB) under distinct pages, L1 64 MiB: "
+        + ", ".join(f"{at:.0f}s={value:.0f}" for at, value in rss)
+    )
+    print(f"  peak {peak:.0f} MiB   target <= 200   {'met' if peak <= 200 else 'NOT MET'}")
+
+
+async def prepare() -> tuple[str, str]:
+    url = await create_postgres_database()
+    await seed(url)
+    return url, f"dyndash-bench-{uuid.uuid4().hex[:8]}"
+
+
+def main(arguments: argparse.Namespace) -> None:
+    url, prefix = asyncio.run(prepare())
+    env = {
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS_URL,
+        "DYNDASH_REDIS_PREFIX": prefix,
+        "DYNDASH_KEY_PEPPER": TEST_PEPPER,
+        "DYNDASH_BOOTSTRAP_API_KEY": ADMIN_SECRET,
+        "DYNDASH_GATEWAY_RATE_LIMIT_REQUESTS": "0",
+        "DYNDASH_RATE_LIMIT_REQUESTS": "1000000",
+        "DYNDASH_LOG_LEVEL": "WARNING",
+    }
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            arms = throughput(env, Path(directory) / "page.html", arguments.seconds)
+        lags = asyncio.run(invalidation(env, arguments.trials))
+        cold = asyncio.run(cold_page(env))
+        rss = soak(env, arguments.soak_seconds)
+        report(arms, lags, cold, rss)
+    finally:
+        asyncio.run(drop_postgres_database(url))
+        asyncio.run(delete_redis_prefix(prefix))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--soak-seconds", type=int, default=60)
+    main(parser.parse_args())
