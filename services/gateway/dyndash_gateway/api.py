@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.envelope import Envelope, ErrorData
-from dyndash_common.errors import Forbidden, NotFound, Unauthorized, Unavailable
+from dyndash_common.errors import Forbidden, NotFound, RateLimited, Unauthorized, Unavailable
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.responses import etag_matches, wants_gzip
 from dyndash_gateway.service import Unservable
@@ -41,13 +41,20 @@ async def dashboard_data(
     """The dashboard and its widgets with their data (seed §4.1); a key with `data:read`
     unless the dashboard is public."""
     gateway = _gateway(request)
+    presented = x_api_key
+    if not presented and authorization and authorization.lower().startswith("bearer "):
+        presented = authorization[7:].strip()
+    client = request.client.host if request.client else "unknown"
+    decision = await gateway.runtime.rate_limiter.hit(f"data:{client}")
+    if not decision.allowed:
+        raise RateLimited(
+            f"rate limit of {decision.limit} requests per {decision.window_seconds} s exceeded",
+            headers=decision.headers(),
+        )
     dashboard = gateway.state.dashboards.get(dashboard_id)
     if dashboard is None:
         raise NotFound(f"dashboard {dashboard_id} does not exist")
     if not dashboard.is_public:
-        presented = x_api_key
-        if not presented and authorization and authorization.lower().startswith("bearer "):
-            presented = authorization[7:].strip()
         check = await gateway.keys.check(presented)
         if not check.valid:
             raise Unauthorized(check.reason)
