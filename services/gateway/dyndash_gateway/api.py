@@ -13,6 +13,7 @@ from sqlalchemy import text
 from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.envelope import Envelope, ErrorData
 from dyndash_common.errors import Forbidden, NotFound, RateLimited, Unauthorized, Unavailable
+from dyndash_common.site.keys import data_key
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.responses import etag_matches, wants_gzip
 from dyndash_gateway.service import Unservable
@@ -66,7 +67,7 @@ async def dashboard_data(
         return await gateway.builder.dashboard_data(dashboard_id, ttl)
 
     try:
-        served = await gateway.responses.get(("data", dashboard_id), dashboard.signature, build)
+        served = await gateway.responses.get(data_key(dashboard_id), dashboard.signature, build)
     except Unservable as error:
         raise Unavailable(
             error.reason, headers={"Retry-After": str(error.retry_after or 5)}

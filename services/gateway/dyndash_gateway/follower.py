@@ -23,7 +23,7 @@ from dyndash_common.events.bus import EventBus
 from dyndash_common.events.feed import follow
 from dyndash_common.events.model import ChangeEvent
 from dyndash_common.metrics import EVENT_LAG_SECONDS, EVENTS_APPLIED
-from dyndash_gateway.state import GatewayState
+from dyndash_common.site.state import GatewayState
 
 log = logging.getLogger("dyndash.gateway")
 

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dyndash_common.cache.entry import CachedEntry
+from dyndash_common.site.keys import fragment_key, fragment_signature, page_key, page_signature
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.responses import send_entry, send_page, wants_gzip
 from dyndash_gateway.service import Unservable
@@ -151,13 +152,8 @@ class GatewayFront:
                 for name in route.query_params
                 if name in parsed
             }
-        dashboard = state.dashboards.get(route.dashboard_id) if route.dashboard_id else None
-        key = ("page", route.id, tuple(sorted(params.items())), tuple(sorted(query.items())))
-        signature = (
-            route.version,
-            state.catalog.signature(template.name),
-            dashboard.signature if dashboard else None,
-        )
+        key = page_key(route, params, query)
+        signature = page_signature(state, route, template.name)
 
         async def build() -> CachedEntry | None:
             return await gateway.builder.page(route, template.name, params, query)
@@ -192,11 +188,8 @@ class GatewayFront:
                     head=head,
                 )
                 return
-        template_signature = (
-            gateway.state.catalog.signature(widget.template) if widget.template else None
-        )
-        key = ("fragment", widget.id)
-        signature = (widget.version, widget.data_version, template_signature)
+        key = fragment_key(widget)
+        signature = fragment_signature(gateway.state, widget)
         ttl = gateway.settings.gateway_stale_seconds or 300
 
         async def build() -> CachedEntry | None:

@@ -14,13 +14,13 @@ from dyndash_common.cache.redis_store import RedisStore
 from dyndash_common.errors import Unauthorized
 from dyndash_common.ratelimit import InProcessRateLimiter
 from dyndash_common.runtime import Runtime
+from dyndash_common.site.assets import Assets
+from dyndash_common.site.builder import InlineTemplates, PageBuilder
+from dyndash_common.site.state import GatewayState
 from dyndash_common.templating.budget import RenderBudget
 from dyndash_common.templating.inline import InlineRenderer
-from dyndash_gateway.assets import Assets
 from dyndash_gateway.follower import StateFollower
-from dyndash_gateway.rendering import PageBuilder
 from dyndash_gateway.service import CachedResponses
-from dyndash_gateway.state import GatewayState
 
 log = logging.getLogger("dyndash.gateway")
 
@@ -82,7 +82,9 @@ class Gateway:
             ),
             threads=settings.render_threads,
         )
-        self.builder = PageBuilder(self.state.catalog, runtime.database, self.renderer)
+        self.builder = PageBuilder(
+            self.state.catalog, runtime.database, InlineTemplates(self.state.catalog, self.renderer)
+        )
         self.memory = MemoryCache(settings.gateway_l1_max_bytes)
         self.store = (
             RedisStore(runtime.redis, settings.redis_prefix, settings.gateway_stale_seconds)

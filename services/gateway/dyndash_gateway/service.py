@@ -8,7 +8,6 @@ the database or the template is failing).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -21,6 +20,7 @@ from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.cache.memory import MemoryCache
 from dyndash_common.cache.redis_store import RedisStore
 from dyndash_common.metrics import CACHE_RESULTS
+from dyndash_common.site import keys
 from dyndash_common.templating.meter import BudgetExceeded
 
 log = logging.getLogger("dyndash.gateway")
@@ -47,10 +47,6 @@ class Unservable(Exception):
 class Served:
     entry: CachedEntry
     cache: str
-
-
-def l2_key(key: Hashable, signature: Hashable) -> str:
-    return hashlib.blake2b(repr((key, signature)).encode(), digest_size=16).hexdigest()
 
 
 class CachedResponses:
@@ -87,7 +83,7 @@ class CachedResponses:
             if now - entry.created < entry.ttl + self.stale_seconds:
                 self._refresh(key, signature, build)
                 return self._count(Served(entry, "STALE"))
-        shared_key = l2_key(key, signature)
+        shared_key = keys.shared_key(key, signature)
         if self.store is not None:
             entry = await self.store.get(shared_key)
             if entry is not None and entry.fresh(now):
@@ -110,7 +106,7 @@ class CachedResponses:
     def _refresh(
         self, key: Hashable, signature: Hashable, build: Callable[[], Awaitable[CachedEntry | None]]
     ) -> None:
-        shared_key = l2_key(key, signature)
+        shared_key = keys.shared_key(key, signature)
         if shared_key in self._refreshing:
             return
         self._refreshing.add(shared_key)

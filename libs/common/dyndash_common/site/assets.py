@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from dyndash_common.cache.entry import CachedEntry
-from dyndash_gateway.state import Catalog
+from dyndash_common.site.state import Catalog
 
 CONTENT_TYPES = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
 ONE_YEAR = 31_536_000

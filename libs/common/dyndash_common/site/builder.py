@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from jinja2 import BaseLoader, Template, TemplateNotFound
@@ -16,11 +16,13 @@ from dyndash_common.db.engine import Database
 from dyndash_common.db.models import Dashboard, Widget
 from dyndash_common.envelope import success
 from dyndash_common.metrics import RENDER_SECONDS, RENDERS
+from dyndash_common.site.state import Catalog, RouteInfo, WidgetInfo
+from dyndash_common.templating.budget import RenderJob, RenderPool
 from dyndash_common.templating.inline import InlineRenderer
 from dyndash_common.templating.sandbox import DashboardSandbox
-from dyndash_gateway.state import Catalog, RouteInfo, WidgetInfo
 
 HTML = "text/html; charset=utf-8"
+INLINE_NAME = "__inline__"
 JSON = "application/json"
 DEFAULT_FRAGMENT = """<section class="dd-widget" data-widget-id="{{ widget.id }}" \
 data-data-version="{{ widget.data_version }}">
@@ -65,13 +67,77 @@ def _widget_context(row: Widget) -> dict[str, Any]:
     }
 
 
-class PageBuilder:
-    def __init__(self, catalog: Catalog, database: Database, renderer: InlineRenderer) -> None:
-        self.catalog = catalog
-        self.database = database
+class TemplateRenderer(Protocol):
+    async def render(
+        self,
+        name: str | None,
+        source: str | None,
+        context: dict[str, Any],
+        asset_urls: dict[str, str],
+    ) -> str:
+        """Render DB template `name`, or `source` when name is None, under the budget."""
+
+
+class InlineTemplates:
+    """Renders in this process on budgeted threads; each template compiled once per version."""
+
+    def __init__(self, catalog: Catalog, renderer: InlineRenderer) -> None:
         self.renderer = renderer
         self.environment = DashboardSandbox(CatalogLoader(catalog), cache_size=2000)
-        self._default_fragment = self.environment.from_string(DEFAULT_FRAGMENT)
+        self._inline: dict[str, Template] = {}
+
+    async def render(
+        self,
+        name: str | None,
+        source: str | None,
+        context: dict[str, Any],
+        asset_urls: dict[str, str],
+    ) -> str:
+        def work() -> str:
+            template = self.environment.get_template(name) if name else self._compiled(source or "")
+            full = {**context, "asset_url": lambda kind: asset_urls.get(kind, "")}
+            return self.renderer.render_sync(template, full)
+
+        return await self.renderer.run(work)
+
+    def _compiled(self, source: str) -> Template:
+        template = self._inline.get(source)
+        if template is None:
+            template = self._inline[source] = self.environment.from_string(source)
+        return template
+
+
+class ProcessTemplates:
+    """Renders in worker processes with an address-space limit (the renderer service)."""
+
+    def __init__(self, catalog: Catalog, pool: RenderPool) -> None:
+        self.catalog = catalog
+        self.pool = pool
+
+    async def render(
+        self,
+        name: str | None,
+        source: str | None,
+        context: dict[str, Any],
+        asset_urls: dict[str, str],
+    ) -> str:
+        if name is not None:
+            sources = {
+                n: self.catalog.by_name[n].html
+                for n in self.catalog.graph(name)
+                if n in self.catalog.by_name
+            }
+            target = name
+        else:
+            sources, target = {INLINE_NAME: source or ""}, INLINE_NAME
+        return await self.pool.render(RenderJob(sources, target, context, asset_urls))
+
+
+class PageBuilder:
+    def __init__(self, catalog: Catalog, database: Database, templates: TemplateRenderer) -> None:
+        self.catalog = catalog
+        self.database = database
+        self.templates = templates
         self.renders = 0
 
     async def _dashboard_context(self, dashboard_id: int | None) -> dict[str, Any]:
@@ -98,27 +164,22 @@ class PageBuilder:
             "widgets": widgets,
         }
 
-    def asset_url(self, template: str) -> Callable[[str], str]:
-        def url(kind: str) -> str:
-            if kind not in ("css", "js"):
-                return ""
+    def asset_urls(self, template: str) -> dict[str, str]:
+        urls = {}
+        for kind in ("css", "js"):
             digest, content = self.catalog.bundle(template, kind)
-            return f"/assets/{digest}.{kind}" if content else ""
+            if content:
+                urls[kind] = f"/assets/{digest}.{kind}"
+        return urls
 
-        return url
-
-    async def _render(self, template: str | Template, context: dict[str, Any]) -> str:
-        def work() -> str:
-            compiled = (
-                self.environment.get_template(template) if isinstance(template, str) else template
-            )
-            return self.renderer.render_sync(compiled, context)
-
+    async def _render(
+        self, name: str | None, source: str | None, context: dict[str, Any], assets: dict[str, str]
+    ) -> str:
         self.renders += 1
-        label = template if isinstance(template, str) else "_default_fragment"
+        label = name or "_inline"
         started = time.perf_counter()
         try:
-            html = await self.renderer.run(work)
+            html = await self.templates.render(name, source, context, assets)
         except Exception:
             RENDERS.labels(label, "failed").inc()
             raise
@@ -135,10 +196,9 @@ class PageBuilder:
             **await self._dashboard_context(route.dashboard_id),
             "params": params,
             "query": query,
-            "asset_url": self.asset_url(template),
             "csp_nonce": nonce,
         }
-        html = await self._render(template, context)
+        html = await self._render(template, None, context, self.asset_urls(template))
         return CachedEntry.build(
             html.encode(), HTML, route.cache_ttl, csp=content_security_policy(nonce)
         )
@@ -150,8 +210,10 @@ class PageBuilder:
             return None
         nonce = secrets.token_urlsafe(12)
         context = {"widget": _widget_context(row), "csp_nonce": nonce}
-        template: str | Template = widget.template or self._default_fragment
-        html = await self._render(template, context)
+        if widget.template:
+            html = await self._render(widget.template, None, context, {})
+        else:
+            html = await self._render(None, DEFAULT_FRAGMENT, context, {})
         return CachedEntry.build(html.encode(), HTML, ttl, csp=content_security_policy(nonce))
 
     async def dashboard_data(self, dashboard_id: int, ttl: int) -> CachedEntry | None:
