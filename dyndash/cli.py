@@ -85,6 +85,15 @@ def _save_dev_key(secret: str) -> None:
     DEV_KEY_FILE.write_text(secret + "\n")
 
 
+def cmd_renderer(args: argparse.Namespace) -> int:
+    from dyndash_renderer.worker import check, run
+
+    if args.check:
+        return asyncio.run(check())
+    run()
+    return 0
+
+
 async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> None:
     from dyndash.demo import seed_demo
     from dyndash_admin_api.app import create_app as create_admin_app
@@ -210,6 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     dev.set_defaults(handler=cmd_dev)
     admin.set_defaults(handler=cmd_admin)
     gateway.set_defaults(handler=cmd_gateway)
+    renderer = commands.add_parser("renderer", help="run a render worker (needs REDIS_URL)")
+    renderer.add_argument(
+        "--check", action="store_true", help="exit 0 if this host's worker is alive (health check)"
+    )
+    renderer.set_defaults(handler=cmd_renderer)
 
     commands.add_parser("migrate", help="upgrade the database schema").set_defaults(
         handler=cmd_migrate

@@ -15,6 +15,7 @@ from dyndash_common.db.engine import Database, create_engine
 from dyndash_common.db.models import Event
 from dyndash_common.events.bus import InProcessBus
 from dyndash_common.events.publisher import sweep_once
+from dyndash_common.jobs import NoJobs
 from tests.conftest import start_api
 from tests.utils.backends import Backend
 from tests.utils.services import REDIS_URL
@@ -50,14 +51,14 @@ async def test_killed_writer_leaves_the_event_for_the_sweeper(backend: Backend) 
 
         bus = InProcessBus()
         async with bus.subscribe() as subscription:
-            assert await sweep_once(database, bus, grace_seconds=0) == 1
+            assert await sweep_once(database, bus, NoJobs(), grace_seconds=0) == 1
             received = await subscription.next(1)
         assert received is not None
         assert received.id == orphan.id
         assert received.payload["name"] == "orphan"
         [swept] = await _events(database)
         assert swept.published_at is not None
-        assert await sweep_once(database, bus, grace_seconds=0) == 0
+        assert await sweep_once(database, bus, NoJobs(), grace_seconds=0) == 0
     finally:
         await database.dispose()
 

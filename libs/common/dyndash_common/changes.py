@@ -43,4 +43,4 @@ async def change(runtime: Runtime) -> AsyncIterator[ChangeSet]:
         changes = ChangeSet(session)
         yield changes
         committed = [ChangeEvent.from_row(row) for row in changes.events]
-    await publish_committed(runtime.database, runtime.bus, committed)
+    await publish_committed(runtime.database, runtime.bus, runtime.jobs, committed)

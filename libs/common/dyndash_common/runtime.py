@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from dyndash_common.db.engine import Database, create_engine
 from dyndash_common.events.bus import EventBus, InProcessBus, RedisBus
+from dyndash_common.jobs import ArqJobs, JobQueue, NoJobs
 from dyndash_common.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from dyndash_common.settings import Settings
 
@@ -20,6 +21,7 @@ class Runtime:
     bus: EventBus
     rate_limiter: RateLimiter
     redis: Redis | None
+    jobs: JobQueue
 
     async def close(self) -> None:
         await self.database.dispose()
@@ -43,6 +45,7 @@ def build_runtime(settings: Settings, bus: EventBus | None = None) -> Runtime:
                 settings.rate_limit_requests, settings.rate_limit_window_seconds
             ),
             redis=None,
+            jobs=NoJobs(),
         )
     redis = Redis.from_url(
         settings.redis_url,
@@ -61,4 +64,5 @@ def build_runtime(settings: Settings, bus: EventBus | None = None) -> Runtime:
             settings.rate_limit_window_seconds,
         ),
         redis=redis,
+        jobs=ArqJobs(redis, settings.redis_prefix),
     )

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # Per client address and gateway instance, for pages, fragments and assets; 0 turns it off.
     gateway_rate_limit_requests: int = Field(default=1200, ge=0)
     access_log: bool = False
+    renderer_max_jobs: int = Field(default=8, ge=1, le=256)
+    renderer_processes: int = Field(default=2, ge=1, le=32)
+    renderer_job_timeout_seconds: float = Field(default=60.0, gt=0)
+    # How often an idle worker looks at the queue; arq's default of 0.5 s would delay every job.
+    renderer_poll_delay_seconds: float = Field(default=0.01, gt=0)
     event_stream_maxlen: int = Field(default=100_000, ge=100)
     outbox_sweep_interval_seconds: float = Field(default=2.0, gt=0)
     # An event younger than this is left to the writer's own publish; the sweeper takes the rest.

@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
             run_sweeper(
                 runtime.database,
                 runtime.bus,
+                runtime.jobs,
                 settings.outbox_sweep_interval_seconds,
                 settings.outbox_sweep_grace_seconds,
             )

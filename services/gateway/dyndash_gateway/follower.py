@@ -47,6 +47,8 @@ class StateFollower:
         self.resync_seconds = resync_seconds
         self.applied = 0
         self.last_applied_at = 0.0
+        # Told of each event once it is applied (live pushes, in-process warming).
+        self.listeners: list[Callable[[ChangeEvent], None]] = []
 
     async def load(self) -> None:
         async with self.database.read() as session:
@@ -70,13 +72,17 @@ class StateFollower:
         self.applied += 1
         self.last_applied_at = time.time()
         EVENTS_APPLIED.inc()
-        EVENT_LAG_SECONDS.observe(max(0.0, self.last_applied_at - event.ts.timestamp()))
+        if event.id:
+            EVENT_LAG_SECONDS.observe(max(0.0, self.last_applied_at - event.ts.timestamp()))
+        for listener in self.listeners:
+            listener(event)
 
     async def resync_forever(self) -> None:
         while True:
             await asyncio.sleep(self.resync_seconds)
             try:
-                await self.load()
+                async with self.database.read() as session:
+                    await self.state.sync(session)
             except Exception as error:
                 log.warning("resync_failed", extra={"details": {"error": repr(error)}})
 

@@ -164,6 +164,8 @@ class GatewayFront:
             await self._failed(send, error, head)
             return
         assert served is not None
+        if served.cache == "MISS" and (params or query):
+            gateway.record_variant(route.id, params, query)
         visibility = b"private" if route.auth == "api_key" else b"public"
         cache_control = visibility + (b", no-cache" if route.cache_ttl else b", no-store")
         await self._respond(send, served, headers, head, cache_control)

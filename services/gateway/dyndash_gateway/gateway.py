@@ -12,14 +12,18 @@ from dyndash_common.apikeys import authenticate
 from dyndash_common.cache.memory import MemoryCache
 from dyndash_common.cache.redis_store import RedisStore
 from dyndash_common.errors import Unauthorized
+from dyndash_common.events.model import ChangeEvent
+from dyndash_common.jobs import WARMED_TYPES
 from dyndash_common.ratelimit import InProcessRateLimiter
 from dyndash_common.runtime import Runtime
 from dyndash_common.site.assets import Assets
 from dyndash_common.site.builder import InlineTemplates, PageBuilder
 from dyndash_common.site.state import GatewayState
+from dyndash_common.site.warming import MemorySink, Variants, targets_for, warm
 from dyndash_common.templating.budget import RenderBudget
 from dyndash_common.templating.inline import InlineRenderer
 from dyndash_gateway.follower import StateFollower
+from dyndash_gateway.live import LiveHub
 from dyndash_gateway.service import CachedResponses
 
 log = logging.getLogger("dyndash.gateway")
@@ -114,9 +118,52 @@ class Gateway:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._loaded = asyncio.Event()
+        self.live = LiveHub()
+        self.follower.listeners.append(self.live.on_event)
+        self.variants = (
+            Variants(runtime.redis, settings.redis_prefix) if runtime.redis is not None else None
+        )
+        self._background: set[asyncio.Task[None]] = set()
+        # Without Redis there is no renderer service: this process warms its own L1.
+        self._warm_queue: asyncio.Queue[ChangeEvent] | None = None
+        if runtime.redis is None and settings.gateway_l1_max_bytes > 0:
+            self._warm_queue = asyncio.Queue()
+            self.follower.listeners.append(self._queue_warm)
 
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._run()))
+        if self._warm_queue is not None:
+            self._tasks.append(asyncio.create_task(self._warm_forever(self._warm_queue)))
+
+    def _queue_warm(self, event: ChangeEvent) -> None:
+        if self._warm_queue is not None and event.type in WARMED_TYPES:
+            self._warm_queue.put_nowait(event)
+
+    async def _warm_forever(self, queue: asyncio.Queue[ChangeEvent]) -> None:
+        sink = MemorySink(self.memory)
+        ttl = self.settings.gateway_stale_seconds or 300
+        while True:
+            event = await queue.get()
+            try:
+                targets = await targets_for(self.state, self.builder, event, None, ttl)
+                await warm(targets, sink)
+            except Exception as error:
+                log.warning("warm_failed", extra={"details": {"error": repr(error)}})
+
+    def record_variant(self, route_id: int, params: dict[str, str], query: dict[str, str]) -> None:
+        """Remember a rendered param-route variant, for the renderer to re-render on change."""
+        if self.variants is None or (self.store is not None and not self.store.available):
+            return
+        task = asyncio.create_task(self._record(route_id, params, query))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _record(self, route_id: int, params: dict[str, str], query: dict[str, str]) -> None:
+        assert self.variants is not None
+        try:
+            await self.variants.record(route_id, params, query, time.time())
+        except Exception as error:
+            log.debug("variant_not_recorded", extra={"details": {"error": repr(error)}})
 
     async def _run(self) -> None:
         while True:

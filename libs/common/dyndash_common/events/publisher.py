@@ -15,20 +15,22 @@ from dyndash_common.db.types import utcnow
 from dyndash_common.events.bus import EventBus
 from dyndash_common.events.model import ChangeEvent
 from dyndash_common.events.outbox import mark_published
+from dyndash_common.jobs import JobQueue
 
 log = logging.getLogger("dyndash.events")
 
 
 async def publish_committed(
-    database: Database, bus: EventBus, events: Sequence[ChangeEvent]
+    database: Database, bus: EventBus, jobs: JobQueue, events: Sequence[ChangeEvent]
 ) -> None:
-    """The fast path. A failure here is logged, not raised: the change is committed and the
-    sweeper will publish the event."""
+    """The fast path: to the bus, and to the render queue. A failure here is logged, not
+    raised: the change is committed and the sweeper will publish the event."""
     if not events:
         return
     try:
         for event in events:
             await bus.publish(event)
+            await jobs.enqueue_warm(event)
         async with database.write() as session:
             await mark_published(session, [event.id for event in events])
     except Exception as error:
@@ -38,7 +40,9 @@ async def publish_committed(
         )
 
 
-async def sweep_once(database: Database, bus: EventBus, grace_seconds: float) -> int:
+async def sweep_once(
+    database: Database, bus: EventBus, jobs: JobQueue, grace_seconds: float
+) -> int:
     """Publish events older than the grace period that nobody marked published; returns how
     many. On PostgreSQL, SKIP LOCKED lets several sweepers share the work without overlap."""
     cutoff = utcnow() - timedelta(seconds=grace_seconds)
@@ -53,7 +57,9 @@ async def sweep_once(database: Database, bus: EventBus, grace_seconds: float) ->
             query = query.with_for_update(skip_locked=True)
         rows = (await session.execute(query)).scalars().all()
         for row in rows:
-            await bus.publish(ChangeEvent.from_row(row))
+            event = ChangeEvent.from_row(row)
+            await bus.publish(event)
+            await jobs.enqueue_warm(event)
         await mark_published(session, [row.id for row in rows])
     if rows:
         log.info("outbox_swept", extra={"details": {"event_ids": [row.id for row in rows]}})
@@ -61,11 +67,15 @@ async def sweep_once(database: Database, bus: EventBus, grace_seconds: float) ->
 
 
 async def run_sweeper(
-    database: Database, bus: EventBus, interval_seconds: float, grace_seconds: float
+    database: Database,
+    bus: EventBus,
+    jobs: JobQueue,
+    interval_seconds: float,
+    grace_seconds: float,
 ) -> None:
     while True:
         try:
-            await sweep_once(database, bus, grace_seconds)
+            await sweep_once(database, bus, jobs, grace_seconds)
         except Exception as error:
             log.warning("outbox_sweep_failed", extra={"details": {"error": repr(error)}})
         await asyncio.sleep(interval_seconds)

@@ -231,6 +231,25 @@ class GatewayState:
         await self._load_dashboards(session, None)
         self.loaded = True
 
+    async def sync(self, session: AsyncSession) -> None:
+        """Bring everything up to date, reading template content only where a version moved."""
+        rows = await session.execute(select(Template.id, Template.version))
+        current = {template_id: version for template_id, version in rows.all()}  # noqa: C416
+        known = {t.id: t for t in self.catalog.by_name.values()}
+        stale = [
+            tid
+            for tid, version in current.items()
+            if tid not in known or known[tid].version != version
+        ]
+        kept = [t for tid, t in known.items() if tid in current and tid not in stale]
+        if stale or len(kept) != len(known):
+            query = select(Template).where(Template.id.in_(stale))
+            fresh = (await session.execute(query)).scalars()
+            self.catalog.replace([*kept, *(template_info(row) for row in fresh)])
+        await self.reload_routes(session)
+        await self._load_dashboards(session, None)
+        self.loaded = True
+
     async def reload_template(self, session: AsyncSession, template_id: int) -> None:
         row = await session.get(Template, template_id, populate_existing=True)
         if row is None:

@@ -1,0 +1,56 @@
+"""Render work queued after a change: arq jobs on Redis, deduplicated by entity and version."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import orjson
+from arq.connections import ArqRedis
+from redis.asyncio import Redis
+
+from dyndash_common.events.model import ChangeEvent
+
+WARM_FUNCTION = "warm_after_change"
+# Changes that alter what is served; `template.render_failed` and `cache.warmed` are reports
+# of the renderer's own work and must never queue more of it.
+WARMED_TYPES = frozenset(
+    f"{kind}.{action}"
+    for kind in ("template", "route", "dashboard", "widget")
+    for action in ("created", "updated", "deleted")
+) | {"widget.data_updated"}
+
+
+def queue_name(prefix: str) -> str:
+    return f"{prefix}:render-queue"
+
+
+def warm_job_id(event: ChangeEvent) -> str:
+    """The same change seen twice (a republished event) or by two replicas is one job."""
+    return f"warm:{event.type}:{event.entity.id}:{event.version}"
+
+
+class JobQueue(Protocol):
+    async def enqueue_warm(self, event: ChangeEvent) -> None: ...
+
+
+class NoJobs:
+    """The embedded default: the gateway warms its own cache from the events it applies."""
+
+    async def enqueue_warm(self, event: ChangeEvent) -> None:
+        return None
+
+
+class ArqJobs:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.pool = ArqRedis(
+            redis.connection_pool,
+            job_serializer=orjson.dumps,
+            job_deserializer=orjson.loads,
+            default_queue_name=queue_name(prefix),
+        )
+
+    async def enqueue_warm(self, event: ChangeEvent) -> None:
+        if event.type in WARMED_TYPES:
+            await self.pool.enqueue_job(
+                WARM_FUNCTION, event.model_dump(mode="json"), _job_id=warm_job_id(event)
+            )

@@ -1,0 +1,264 @@
+"""Pre-rendering after a change: what a change affects, and filling the cache with it.
+
+The renderer service runs this in arq jobs and writes L2; the embedded gateway runs it
+in-process and writes its own L1. Either way the entries land under the keys a gateway looks up
+(`dyndash_common.site.keys`), so the first request after a change is a hit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+from jinja2 import TemplateError
+from redis.asyncio import Redis
+
+from dyndash_common.cache.entry import CachedEntry
+from dyndash_common.cache.memory import MemoryCache
+from dyndash_common.cache.redis_store import RedisStore
+from dyndash_common.events.model import ChangeEvent
+from dyndash_common.site import keys
+from dyndash_common.site.builder import PageBuilder
+from dyndash_common.site.state import GatewayState, RouteInfo
+from dyndash_common.templating.budget import RenderError
+from dyndash_common.templating.meter import BudgetExceeded
+
+log = logging.getLogger("dyndash.warming")
+
+RECENT_VARIANTS = 50
+Variant = tuple[dict[str, str], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    key: Hashable
+    signature: Hashable
+    build: Callable[[], Awaitable[CachedEntry | None]]
+    # The template whose render this is, for its render status.
+    template: str | None
+
+
+@dataclass
+class WarmReport:
+    written: int = 0
+    skipped: int = 0
+    failures: list[tuple[str, str | None, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "written": self.written,
+            "skipped": self.skipped,
+            "failed": [{"target": t, "template": n, "error": e} for t, n, e in self.failures],
+        }
+
+
+class WarmSink(Protocol):
+    async def has(self, key: Hashable, signature: Hashable) -> bool: ...
+
+    async def put(self, key: Hashable, signature: Hashable, entry: CachedEntry) -> None: ...
+
+
+class RedisSink:
+    def __init__(self, store: RedisStore) -> None:
+        self.store = store
+
+    async def has(self, key: Hashable, signature: Hashable) -> bool:
+        return bool(
+            await self.store.redis.exists(self.store.entry_key(keys.shared_key(key, signature)))
+        )
+
+    async def put(self, key: Hashable, signature: Hashable, entry: CachedEntry) -> None:
+        await self.store.redis.set(
+            self.store.entry_key(keys.shared_key(key, signature)),
+            entry.encode(),
+            ex=max(1, entry.ttl + self.store.stale_seconds),
+        )
+
+
+class MemorySink:
+    def __init__(self, memory: MemoryCache) -> None:
+        self.memory = memory
+
+    async def has(self, key: Hashable, signature: Hashable) -> bool:
+        return self.memory.get(key, signature) is not None
+
+    async def put(self, key: Hashable, signature: Hashable, entry: CachedEntry) -> None:
+        self.memory.put(key, signature, entry)
+
+
+class Variants:
+    """The path params and query values of param routes that gateways rendered recently."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    def _key(self, route_id: int) -> str:
+        return f"{self.prefix}:variants:{route_id}"
+
+    async def record(
+        self, route_id: int, params: dict[str, str], query: dict[str, str], now: float
+    ) -> None:
+        member = orjson.dumps([params, query], option=orjson.OPT_SORT_KEYS)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self._key(route_id), {member: now})
+            pipe.zremrangebyrank(self._key(route_id), 0, -RECENT_VARIANTS - 1)
+            await pipe.execute()
+
+    async def recent(self, route_id: int) -> list[Variant]:
+        members = await self.redis.zrevrange(self._key(route_id), 0, RECENT_VARIANTS - 1)
+        variants = []
+        for member in members:
+            params, query = orjson.loads(member)
+            variants.append((dict(params), dict(query)))
+        return variants
+
+
+def templates_affected(state: GatewayState, names: set[str]) -> set[str]:
+    """`names` and every template that includes, extends or imports one of them, transitively."""
+    affected = set(names)
+    grew = True
+    while grew:
+        grew = False
+        for template in state.catalog.by_name.values():
+            if template.name not in affected and affected.intersection(template.dependencies):
+                affected.add(template.name)
+                grew = True
+    return affected
+
+
+def routes_affected(state: GatewayState, event: ChangeEvent) -> list[RouteInfo]:
+    routes = [*state.routes.static.values(), *(route for _, route in state.routes.dynamic)]
+    kind = event.entity.kind
+    if kind == "template":
+        names = {
+            str(event.payload.get(k)) for k in ("name", "previous_name") if event.payload.get(k)
+        }
+        affected = templates_affected(state, names)
+        return [r for r in routes if state.catalog.by_id.get(r.template_id) in affected]
+    if kind == "route":
+        return [r for r in routes if r.id == event.entity.id]
+    dashboard_id = event.entity.id if kind == "dashboard" else event.payload.get("dashboard_id")
+    return [r for r in routes if r.dashboard_id is not None and r.dashboard_id == dashboard_id]
+
+
+async def targets_for(
+    state: GatewayState,
+    builder: PageBuilder,
+    event: ChangeEvent,
+    variants: Variants | None,
+    ttl: int,
+) -> list[Target]:
+    targets: list[Target] = []
+    for route in routes_affected(state, event):
+        name = state.catalog.by_id.get(route.template_id)
+        template = state.catalog.by_name.get(name or "")
+        if template is None or not template.is_active:
+            continue
+        if "{" not in route.path:
+            route_variants: list[Variant] = [({}, {})]
+        elif variants is not None:
+            route_variants = await variants.recent(route.id)
+        else:
+            route_variants = []
+        for params, query in route_variants:
+            targets.append(
+                Target(
+                    f"page {route.path} {params or ''}{query or ''}".strip(),
+                    keys.page_key(route, params, query),
+                    keys.page_signature(state, route, template.name),
+                    _page_builder(builder, route, template.name, params, query),
+                    template.name,
+                )
+            )
+    kind = event.entity.kind
+    dashboard_id = event.entity.id if kind == "dashboard" else event.payload.get("dashboard_id")
+    dashboard = state.dashboards.get(dashboard_id) if isinstance(dashboard_id, int) else None
+    if kind in ("dashboard", "widget") and dashboard is not None:
+        widgets = [w for w in dashboard.widgets if kind == "dashboard" or w.id == event.entity.id]
+        for widget in widgets:
+            targets.append(
+                Target(
+                    f"fragment {widget.id}",
+                    keys.fragment_key(widget),
+                    keys.fragment_signature(state, widget),
+                    _fragment_builder(builder, widget, ttl),
+                    widget.template,
+                )
+            )
+        targets.append(
+            Target(
+                f"data {dashboard.id}",
+                keys.data_key(dashboard.id),
+                dashboard.signature,
+                _data_builder(builder, dashboard.id, ttl),
+                None,
+            )
+        )
+    return targets
+
+
+def _page_builder(
+    builder: PageBuilder,
+    route: RouteInfo,
+    template: str,
+    params: dict[str, str],
+    query: dict[str, str],
+) -> Callable[[], Awaitable[CachedEntry | None]]:
+    async def build() -> CachedEntry | None:
+        return await builder.page(route, template, params, query)
+
+    return build
+
+
+def _fragment_builder(
+    builder: PageBuilder, widget: Any, ttl: int
+) -> Callable[[], Awaitable[CachedEntry | None]]:
+    async def build() -> CachedEntry | None:
+        return await builder.fragment(widget, ttl)
+
+    return build
+
+
+def _data_builder(
+    builder: PageBuilder, dashboard_id: int, ttl: int
+) -> Callable[[], Awaitable[CachedEntry | None]]:
+    async def build() -> CachedEntry | None:
+        return await builder.dashboard_data(dashboard_id, ttl)
+
+    return build
+
+
+async def warm(targets: list[Target], sink: WarmSink) -> WarmReport:
+    """Render what is not cached yet. A template that fails or overruns its budget is reported,
+    not retried: the same input would fail the same way."""
+    report = WarmReport()
+    for target in targets:
+        if await sink.has(target.key, target.signature):
+            report.skipped += 1
+            continue
+        try:
+            entry = await target.build()
+        except (
+            BudgetExceeded,
+            RenderError,
+            TemplateError,
+            ValueError,
+            TypeError,
+            LookupError,
+            ArithmeticError,
+        ) as error:
+            message = f"{type(error).__name__}: {error}"
+            report.failures.append((target.label, target.template, message))
+            log.warning(
+                "warm_failed", extra={"details": {"target": target.label, "error": message}}
+            )
+            continue
+        if entry is not None and entry.ttl > 0:
+            await sink.put(target.key, target.signature, entry)
+            report.written += 1
+    return report

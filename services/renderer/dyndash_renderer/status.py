@@ -1,0 +1,38 @@
+"""Recording how a template version renders, for the admin API and the event stream."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from dyndash_common.changes import change
+from dyndash_common.db.models import Template
+from dyndash_common.runtime import Runtime
+
+MAX_ERROR_CHARS = 2000
+
+
+async def record_render_status(runtime: Runtime, template_name: str, failure: str | None) -> None:
+    """Mark the template's current version `ok` or `failed`; a new failure is an event
+    (`template.render_failed`), which no one answers with more render work."""
+    async with change(runtime) as changes:
+        row = (
+            await changes.session.execute(
+                select(Template).where(Template.name == template_name).with_for_update()
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            return
+        status = "failed" if failure else "ok"
+        error = failure[:MAX_ERROR_CHARS] if failure else None
+        if (row.render_status, row.render_error) == (status, error):
+            return
+        row.render_status, row.render_error = status, error
+        await changes.session.flush()
+        if failure:
+            await changes.emit(
+                "template.render_failed",
+                "template",
+                row.id,
+                row.version,
+                {"name": row.name, "error": error},
+            )

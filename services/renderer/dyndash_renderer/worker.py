@@ -1,0 +1,183 @@
+"""The arq worker: pre-renders what a change affects into L2, and sweeps the outbox.
+
+Run any number of replicas against one Redis; each change is one job (`warm_job_id`), so
+replicas and repeated events do the work once. Transient database or Redis failures retry with
+backoff; a template that fails or overruns its budget is recorded, never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+import orjson
+from arq import Retry
+from arq.connections import RedisSettings
+from arq.cron import cron
+from arq.worker import func
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError
+
+from dyndash_common.cache.redis_store import RedisStore
+from dyndash_common.events.model import ChangeEvent, EntityRef
+from dyndash_common.events.publisher import sweep_once
+from dyndash_common.jobs import WARM_FUNCTION, queue_name
+from dyndash_common.logs import configure_logging
+from dyndash_common.runtime import Runtime, build_runtime
+from dyndash_common.settings import Settings, get_settings
+from dyndash_common.site.builder import PageBuilder, ProcessTemplates
+from dyndash_common.site.state import GatewayState
+from dyndash_common.site.warming import RedisSink, Variants, targets_for, warm
+from dyndash_common.templating.budget import RenderBudget, RenderPool
+from dyndash_renderer.status import record_render_status
+
+log = logging.getLogger("dyndash.renderer")
+
+RETRY_STEP_SECONDS = 0.5
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    runtime = build_runtime(settings)
+    if runtime.redis is None:
+        raise RuntimeError("the renderer needs REDIS_URL (its queue lives in Redis)")
+    state = GatewayState()
+    pool = RenderPool(
+        RenderBudget(
+            timeout_seconds=settings.render_timeout_seconds,
+            max_output_bytes=settings.render_max_output_bytes,
+            max_memory_bytes=settings.render_max_memory_bytes,
+        ),
+        size=settings.renderer_processes,
+    )
+    ctx.update(
+        runtime=runtime,
+        state=state,
+        pool=pool,
+        builder=PageBuilder(state.catalog, runtime.database, ProcessTemplates(state.catalog, pool)),
+        sink=RedisSink(
+            RedisStore(runtime.redis, settings.redis_prefix, settings.gateway_stale_seconds)
+        ),
+        variants=Variants(runtime.redis, settings.redis_prefix),
+    )
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    if "pool" in ctx:
+        ctx["pool"].close()
+    if "runtime" in ctx:
+        await ctx["runtime"].close()
+
+
+async def warm_after_change(ctx: dict[str, Any], raw_event: dict[str, Any]) -> dict[str, Any]:
+    event = ChangeEvent.model_validate(raw_event)
+    runtime: Runtime = ctx["runtime"]
+    state: GatewayState = ctx["state"]
+    settings: Settings = ctx["settings"]
+    try:
+        async with runtime.database.read() as session:
+            await state.sync(session)
+        targets = await targets_for(
+            state, ctx["builder"], event, ctx["variants"], settings.gateway_stale_seconds or 300
+        )
+        report = await warm(targets, ctx["sink"])
+        if event.entity.kind == "template" and event.type != "template.deleted":
+            name = str(event.payload.get("name", ""))
+            failure = next(
+                (error for _, template, error in report.failures if template == name), None
+            )
+            if failure is None and report.failures:
+                failure = "; ".join(f"{target}: {error}" for target, _, error in report.failures)
+            await record_render_status(runtime, name, failure)
+        for _, template, error in report.failures:
+            if template and event.entity.kind != "template":
+                await record_render_status(runtime, template, error)
+        await runtime.bus.publish(
+            ChangeEvent(
+                id=0,
+                type="cache.warmed",
+                entity=EntityRef(kind=event.entity.kind, id=event.entity.id),
+                version=event.version,
+                ts=event.ts,
+                payload={"cause": event.type, **report.as_dict()},
+            )
+        )
+    except (DBAPIError, OSError, RedisError, TimeoutError) as error:
+        defer = ctx["job_try"] * RETRY_STEP_SECONDS
+        log.warning(
+            "warm_retry",
+            extra={"details": {"event": event.type, "error": repr(error), "in": defer}},
+        )
+        raise Retry(defer=defer) from error
+    return {"event": event.type, **report.as_dict()}
+
+
+async def sweep_outbox(ctx: dict[str, Any]) -> int:
+    runtime: Runtime = ctx["runtime"]
+    return await sweep_once(
+        runtime.database, runtime.bus, runtime.jobs, ctx["settings"].outbox_sweep_grace_seconds
+    )
+
+
+def health_check_key(settings: Settings) -> str:
+    """One key per replica, so a container's health command checks its own worker."""
+    return f"{queue_name(settings.redis_prefix)}:health-check:{socket.gethostname()}"
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    if settings.redis_url is None:
+        raise RuntimeError("the renderer needs REDIS_URL (its queue lives in Redis)")
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        ctx["settings"] = settings
+        await startup(ctx)
+
+    return {
+        "functions": [
+            func(
+                warm_after_change,
+                name=WARM_FUNCTION,
+                max_tries=5,
+                timeout=settings.renderer_job_timeout_seconds,
+            )
+        ],
+        "cron_jobs": [
+            cron(sweep_outbox, second=set(range(0, 60, 2)), run_at_startup=True, timeout=30)
+        ],
+        "on_startup": on_startup,
+        "on_shutdown": shutdown,
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "queue_name": queue_name(settings.redis_prefix),
+        "job_serializer": orjson.dumps,
+        "job_deserializer": orjson.loads,
+        "poll_delay": settings.renderer_poll_delay_seconds,
+        "max_jobs": settings.renderer_max_jobs,
+        "job_timeout": settings.renderer_job_timeout_seconds,
+        "keep_result": 3600,
+        "health_check_interval": 5,
+        "health_check_key": health_check_key(settings),
+        "handle_signals": True,
+    }
+
+
+def run(settings: Settings | None = None) -> None:
+    from arq.worker import Worker
+
+    settings = settings or get_settings()
+    configure_logging("renderer", settings.log_level)
+    Worker(**worker_settings(settings)).run()
+
+
+async def check(settings: Settings | None = None) -> int:
+    """0 when this host's worker refreshed its health key recently (a container health check)."""
+    from arq.worker import async_check_health
+
+    settings = settings or get_settings()
+    if settings.redis_url is None:
+        return 1
+    return await async_check_health(
+        RedisSettings.from_dsn(settings.redis_url),
+        health_check_key(settings),
+        queue_name(settings.redis_prefix),
+    )
