@@ -102,7 +102,7 @@ async def test_keys_are_listed_without_secrets_and_record_use(api: Api) -> None:
     assert secret[4:] not in response.text
     used = next(k for k in response.json()["data"]["items"] if k["name"] == "test")
     assert used["last_used_at"] is not None
-    assert used["prefix"] == secret[:12]
+    assert used["prefix"] == secret[:8]
 
 
 async def test_bad_key_requests_are_422(api: Api) -> None:

@@ -27,8 +27,9 @@ SCOPES = frozenset(
     }
 )
 KEY_PREFIX = "ddk_"
-# The head of a key is stored in the clear to find its row; the rest is only ever hashed.
-LOOKUP_LENGTH = 12
+# Generated keys show their first characters in listings, to tell them apart; keys supplied
+# from outside (the bootstrap key) show nothing of themselves.
+DISPLAY_LENGTH = 8
 # last_used_at is a hint for operators, not an audit log: refresh it at most this often.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
@@ -67,7 +68,7 @@ async def create_key(
     secret = secret or generate_secret()
     row = ApiKey(
         name=name,
-        prefix=secret[:LOOKUP_LENGTH],
+        prefix=secret[:DISPLAY_LENGTH] if secret.startswith(KEY_PREFIX) else "",
         key_hash=hash_secret(pepper, secret),
         scopes=validate_scopes(scopes),
         created_at=utcnow(),
@@ -96,15 +97,13 @@ async def ensure_key(session: AsyncSession, *, pepper: str, secret: str, name: s
 async def authenticate(session: AsyncSession, *, pepper: str, presented: str | None) -> ApiKey:
     if not presented:
         raise Unauthorized("an API key is required: send it in the X-API-Key header")
+    # The keyed hash is the lookup key: without the pepper nobody can aim at a stored hash, so
+    # the index lookup leaks nothing; the final comparison is constant-time all the same.
     presented_hash = hash_secret(pepper, presented)
-    candidates = (
-        await session.execute(select(ApiKey).where(ApiKey.prefix == presented[:LOOKUP_LENGTH]))
-    ).scalars()
-    match = None
-    for candidate in candidates:
-        if hmac.compare_digest(candidate.key_hash, presented_hash):
-            match = candidate
-    if match is None:
+    match = (
+        await session.execute(select(ApiKey).where(ApiKey.key_hash == presented_hash))
+    ).scalar_one_or_none()
+    if match is None or not hmac.compare_digest(match.key_hash, presented_hash):
         raise Unauthorized("the API key is not valid")
     now = utcnow()
     if match.revoked_at is not None:

@@ -94,6 +94,15 @@ class Settings(BaseSettings):
         return value or None
 
     @model_validator(mode="after")
+    def _one_process_for_sqlite(self) -> Settings:
+        if self.is_sqlite and self.workers > 1:
+            raise ValueError(
+                "DYNDASH_WORKERS > 1 needs PostgreSQL and Redis: on SQLite the write lock and "
+                "the event bus live in one process"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _production_secrets(self) -> Settings:
         if self.env == "production" and self.key_pepper == DEV_KEY_PEPPER:
             raise ValueError("DYNDASH_KEY_PEPPER must be set when DYNDASH_ENV=production")

@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
             RenderBudget(
                 timeout_seconds=settings.render_timeout_seconds,
                 max_output_bytes=settings.render_max_output_bytes,
+                max_memory_bytes=settings.render_max_memory_bytes,
             )
         )
         if settings.bootstrap_api_key:

@@ -24,7 +24,7 @@ from jinja2 import BaseLoader, TemplateNotFound, pass_eval_context
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.filters import do_center, do_format, do_indent, do_join, do_replace
-from jinja2.nodes import Concat
+from jinja2.nodes import Concat, Const, EvalContextModifier, Expr, Impossible, TemplateData
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import soft_str
@@ -35,6 +35,8 @@ MAX_SEQUENCE_LENGTH = 1_000_000
 MAX_EXPONENT = 1_000
 MAX_FORMAT_WIDTH = 10_000
 _FORMAT_NUMBERS = re.compile(r"\d+")
+# Widths taken from the arguments ('%*d', '{:{}}') cannot be checked before the C call.
+_ARGUMENT_WIDTH = re.compile(r"%[^a-zA-Z%]*\*|\{[^{}]*:[^{}]*\{")
 _WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
 
 __all__ = ["BudgetExceeded", "DashboardSandbox", "SourcesLoader"]
@@ -67,12 +69,30 @@ def _bounded(size: int, what: str) -> int:
 
 
 def _check_format_string(text: str) -> None:
+    if _ARGUMENT_WIDTH.search(text):
+        raise BudgetExceeded("format widths taken from arguments are not allowed")
     if any(int(number) > MAX_FORMAT_WIDTH for number in _FORMAT_NUMBERS.findall(text)):
         raise BudgetExceeded(f"format widths above {MAX_FORMAT_WIDTH} are not allowed")
 
 
 class _BoundedCodeGenerator(CodeGenerator):
-    """Compiles `a ~ b ~ …` to a call that checks the joined size before joining."""
+    """Compiles `a ~ b ~ …` to a call that checks the joined size before joining, and never
+    evaluates template expressions while compiling (Jinja2 folds constant output and
+    `{% autoescape expr %}` by running them, outside every render budget)."""
+
+    def _output_child_to_const(self, node: Expr, frame: Frame, finalize: Any) -> str:
+        if not isinstance(node, TemplateData | Const):
+            raise Impossible
+        return str(super()._output_child_to_const(node, frame, finalize))
+
+    def visit_EvalContextModifier(self, node: EvalContextModifier, frame: Frame) -> None:
+        for keyword in node.options:
+            self.writeline(f"context.eval_ctx.{keyword.key} = ")
+            self.visit(keyword.value, frame)
+            if isinstance(keyword.value, Const):
+                setattr(frame.eval_ctx, keyword.key, keyword.value.value)
+            else:
+                frame.eval_ctx.volatile = True
 
     def visit_Concat(self, node: Concat, frame: Frame) -> None:
         if frame.eval_ctx.volatile:
@@ -93,7 +113,15 @@ class DashboardSandbox(ImmutableSandboxedEnvironment):
     code_generator_class = _BoundedCodeGenerator
 
     def __init__(self, loader: BaseLoader | None = None, cache_size: int = 0) -> None:
-        super().__init__(loader=loader, autoescape=True, auto_reload=True, cache_size=cache_size)
+        # optimized=False: Jinja2's optimizer folds constant expressions by running them at
+        # compile time, which would execute template code outside every render budget.
+        super().__init__(
+            loader=loader,
+            autoescape=True,
+            auto_reload=True,
+            cache_size=cache_size,
+            optimized=False,
+        )
         self.filters.update(
             format=self._format_filter,
             join=self._join_filter,

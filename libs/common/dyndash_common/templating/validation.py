@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 
 from jinja2 import TemplateSyntaxError, meta
@@ -25,6 +26,11 @@ def referenced_templates(source: str, *, field: str = "html_content") -> list[st
             f"{field}: template syntax error on line {error.lineno}: {error.message}",
             details={"field": field, "line": error.lineno, "error": error.message},
         ) from None
+    except (RecursionError, SyntaxError, MemoryError):
+        raise TemplateInvalid(
+            f"{field}: the template nests too deeply to compile; flatten its expressions",
+            details={"field": field},
+        ) from None
     names = list(meta.find_referenced_templates(tree))
     if None in names:
         raise TemplateInvalid(
@@ -32,6 +38,22 @@ def referenced_templates(source: str, *, field: str = "html_content") -> list[st
             details={"field": field},
         )
     return sorted({name for name in names if name is not None})
+
+
+async def referenced_templates_off_loop(
+    source: str, *, field: str = "html_content", timeout_seconds: float = 5.0
+) -> list[str]:
+    """`referenced_templates` on a worker thread, so a template that is slow to compile
+    cannot stall the event loop; past the timeout it is refused."""
+    try:
+        return await asyncio.wait_for(
+            asyncio.to_thread(referenced_templates, source, field=field), timeout_seconds
+        )
+    except TimeoutError:
+        raise TemplateInvalid(
+            f"{field}: the template took more than {timeout_seconds:g} s to compile",
+            details={"field": field},
+        ) from None
 
 
 def check_references(

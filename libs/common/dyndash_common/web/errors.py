@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
 from dyndash_common.envelope import failure
@@ -63,13 +63,30 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(_request: Request, error: IntegrityError) -> JSONResponse:
-        # Pre-checks catch the usual cases; this is the race where two writers collide.
-        log.info("integrity_conflict", extra={"details": {"error": str(error.orig)[:300]}})
+        reason = str(error.orig).lower()
+        log.info("integrity_error", extra={"details": {"error": reason[:300]}})
+        if "unique" in reason or "duplicate" in reason:
+            # Pre-checks catch the usual cases; this is the race where two writers collide.
+            return error_response(
+                409,
+                "conflict",
+                "the change conflicts with existing data (a concurrent write)",
+            )
         return error_response(
-            409, "conflict", "the change conflicts with existing data (a concurrent write?); retry"
+            422, "validation_error", "a value is missing or refers to something that does not exist"
+        )
+
+    @app.exception_handler(DataError)
+    async def data_error(_request: Request, error: DataError) -> JSONResponse:
+        log.info("data_error", extra={"details": {"error": str(error.orig)[:300]}})
+        return error_response(
+            422,
+            "validation_error",
+            "a value is out of range or cannot be stored",
         )
 
     @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
     @app.exception_handler(DBAPIError)
     @app.exception_handler(OSError)
     async def unavailable(_request: Request, error: Exception) -> JSONResponse:

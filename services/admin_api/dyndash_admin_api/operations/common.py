@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+import orjson
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from dyndash_common.errors import NotFound, PreconditionFailed
 
@@ -23,6 +25,45 @@ async def get_or_404(
     if row is None:
         raise NotFound(f"{model.__name__.lower()} {entity_id} does not exist")
     return row
+
+
+def changed_fields(row: object, fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields whose new value differs from the row's, compared as JSON documents: in Python
+    `1 == 1.0 == True`, and a change from one to another must not be lost."""
+    return {key: value for key, value in fields.items() if not same_value(getattr(row, key), value)}
+
+
+def apply_changes(row: object, changed: dict[str, Any]) -> None:
+    """Set the changed fields, and tell the ORM they changed even when the old value compares
+    equal in Python ({"a": True} == {"a": 1.0}), or it would not write them."""
+    for key, value in changed.items():
+        setattr(row, key, value)
+        flag_modified(row, key)
+
+
+def same_value(current: Any, new: Any) -> bool:
+    if type(current) is not type(new):
+        return False
+    if isinstance(new, dict | list):
+        return _canonical(current) == _canonical(new)
+    return bool(current == new)
+
+
+def _canonical(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+# Any constant shared by the template writers; see lock_template_graph.
+_TEMPLATE_GRAPH_LOCK = 7243003
+
+
+async def lock_template_graph(session: AsyncSession) -> None:
+    """Serialise template writes on PostgreSQL: each checks the include graph (cycles, unknown
+    or still-used names) and must see the others' committed changes. SQLite writes are serial."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _TEMPLATE_GRAPH_LOCK}
+        )
 
 
 def check_if_match(if_match: int | None, current_version: int) -> None:

@@ -7,7 +7,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dyndash_admin_api.operations.common import check_if_match, get_or_404
+from dyndash_admin_api.operations.common import (
+    apply_changes,
+    changed_fields,
+    check_if_match,
+    get_or_404,
+    same_value,
+)
 from dyndash_common.changes import ChangeSet
 from dyndash_common.db.models import Dashboard, Route, Widget
 from dyndash_common.db.types import utcnow
@@ -34,13 +40,12 @@ async def update_dashboard(
 ) -> Dashboard:
     row = await get_or_404(changes.session, Dashboard, dashboard_id, lock=True)
     check_if_match(if_match, row.version)
-    changed = {key: value for key, value in fields.items() if getattr(row, key) != value}
+    changed = changed_fields(row, fields)
     if not changed:
         return row
     if "name" in changed:
         await _dashboard_name_is_free(changes.session, changed["name"])
-    for key, value in changed.items():
-        setattr(row, key, value)
+    apply_changes(row, changed)
     row.version += 1
     row.updated_at = utcnow()
     await changes.session.flush()
@@ -123,13 +128,12 @@ async def update_widget(
 ) -> Widget:
     row = await get_or_404(changes.session, Widget, widget_id, lock=True)
     check_if_match(if_match, row.version)
-    changed = {key: value for key, value in fields.items() if getattr(row, key) != value}
+    changed = changed_fields(row, fields)
     if not changed:
         return row
     if "key" in changed:
         await _widget_key_is_free(changes.session, row.dashboard_id, changed["key"])
-    for key, value in changed.items():
-        setattr(row, key, value)
+    apply_changes(row, changed)
     row.version += 1
     row.updated_at = utcnow()
     await changes.session.flush()
@@ -148,9 +152,9 @@ async def delete_widget(changes: ChangeSet, widget_id: int, *, if_match: int | N
 async def push_widget_data(changes: ChangeSet, widget_id: int, data: Any) -> Widget:
     """Store new data under a new data_version; the same data again is not a new version."""
     row = await get_or_404(changes.session, Widget, widget_id, lock=True)
-    if row.data == data:
+    if same_value(row.data, data):
         return row
-    row.data = data
+    apply_changes(row, {"data": data})
     row.data_version += 1
     row.updated_at = utcnow()
     await changes.session.flush()

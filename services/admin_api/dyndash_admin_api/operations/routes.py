@@ -7,7 +7,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dyndash_admin_api.operations.common import check_if_match, get_or_404
+from dyndash_admin_api.operations.common import (
+    apply_changes,
+    changed_fields,
+    check_if_match,
+    get_or_404,
+)
 from dyndash_common.changes import ChangeSet
 from dyndash_common.db.models import Dashboard, Route, Template
 from dyndash_common.db.types import utcnow
@@ -57,7 +62,7 @@ async def update_route(
     session = changes.session
     row = await get_or_404(session, Route, route_id, lock=True)
     check_if_match(if_match, row.version)
-    changed = {key: value for key, value in fields.items() if getattr(row, key) != value}
+    changed = changed_fields(row, fields)
     if not changed:
         return row
     if "path" in changed:
@@ -67,8 +72,7 @@ async def update_route(
         session, changed.get("template_id", row.template_id), handler_config.get("dashboard_id")
     )
     previous_path = row.path
-    for key, value in changed.items():
-        setattr(row, key, value)
+    apply_changes(row, changed)
     row.dashboard_id = handler_config.get("dashboard_id")
     row.version += 1
     row.updated_at = utcnow()

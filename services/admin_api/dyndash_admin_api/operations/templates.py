@@ -8,12 +8,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dyndash_admin_api.operations.common import check_if_match, get_or_404
+from dyndash_admin_api.operations.common import (
+    apply_changes,
+    changed_fields,
+    check_if_match,
+    get_or_404,
+    lock_template_graph,
+)
 from dyndash_common.changes import ChangeSet
 from dyndash_common.db.models import ApiKey, Route, Template, TemplateVersion
 from dyndash_common.db.types import utcnow
 from dyndash_common.errors import Conflict, NotFound, TemplateInvalid
-from dyndash_common.templating.validation import check_references, referenced_templates
+from dyndash_common.templating.validation import (
+    check_references,
+    referenced_templates_off_loop,
+)
 
 CONTENT_FIELDS = ("description", "html_content", "css_content", "js_content", "config")
 PREVIEW_NAME = "__preview__"
@@ -68,7 +77,8 @@ async def create_template(
     changes: ChangeSet, fields: dict[str, Any], author: ApiKey | None, message: str | None
 ) -> Template:
     session = changes.session
-    references = referenced_templates(fields.get("html_content", ""))
+    references = await referenced_templates_off_loop(fields.get("html_content", ""))
+    await lock_template_graph(session)
     await _name_is_free(session, fields["name"])
     _check_graph(fields["name"], references, await dependency_map(session))
     now = utcnow()
@@ -93,10 +103,11 @@ async def update_template(
     """Apply `fields`; a change that leaves every field as it was makes no new version."""
     session = changes.session
     if "html_content" in fields:
-        references = referenced_templates(fields["html_content"])
+        references = await referenced_templates_off_loop(fields["html_content"])
+    await lock_template_graph(session)
     row = await get_or_404(session, Template, template_id, lock=True)
     check_if_match(if_match, row.version)
-    changed = {key: value for key, value in fields.items() if getattr(row, key) != value}
+    changed = changed_fields(row, fields)
     if not changed:
         return row
     old_name = row.name
@@ -114,8 +125,7 @@ async def update_template(
         new_references = references if "html_content" in changed else row.dependencies
         _check_graph(changed.get("name", old_name), new_references, graph)
         row.dependencies = new_references
-    for key, value in changed.items():
-        setattr(row, key, value)
+    apply_changes(row, changed)
     row.version += 1
     row.updated_at = utcnow()
     row.render_status = None
@@ -169,6 +179,7 @@ async def _templates_using(session: AsyncSession, name: str) -> list[str]:
 
 async def delete_template(changes: ChangeSet, template_id: int, *, if_match: int | None) -> None:
     session = changes.session
+    await lock_template_graph(session)
     row = await get_or_404(session, Template, template_id, lock=True)
     check_if_match(if_match, row.version)
     routes = (
@@ -196,7 +207,7 @@ async def delete_template(changes: ChangeSet, template_id: int, *, if_match: int
 
 async def preview_sources(session: AsyncSession, html_content: str) -> dict[str, str]:
     """The preview's source plus every DB template it reaches through include/extends/import."""
-    references = referenced_templates(html_content)
+    references = await referenced_templates_off_loop(html_content)
     graph = await dependency_map(session)
     check_references(references, graph)
     needed, pending = set(), list(references)

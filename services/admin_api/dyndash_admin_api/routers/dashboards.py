@@ -11,6 +11,7 @@ from dyndash_admin_api.deps import (
     CurrentKey,
     DashboardsWriter,
     DataWriter,
+    EntityId,
     IfMatch,
     Limit,
     Offset,
@@ -81,7 +82,7 @@ async def create_dashboard(
     responses=errors(404),
 )
 async def get_dashboard(
-    *, runtime: RuntimeDep, _key: CurrentKey, dashboard_id: int, response: Response
+    *, runtime: RuntimeDep, _key: CurrentKey, dashboard_id: EntityId, response: Response
 ) -> dict[str, Any]:
     async with runtime.database.read() as session:
         row = await get_or_404(session, Dashboard, dashboard_id)
@@ -98,7 +99,7 @@ async def update_dashboard(
     *,
     runtime: RuntimeDep,
     _key: DashboardsWriter,
-    dashboard_id: int,
+    dashboard_id: EntityId,
     body: DashboardUpdate,
     if_match: IfMatch,
     response: Response,
@@ -117,7 +118,7 @@ async def update_dashboard(
     responses=errors(400, 403, 404, 409, 412),
 )
 async def delete_dashboard(
-    *, runtime: RuntimeDep, _key: DashboardsWriter, dashboard_id: int, if_match: IfMatch
+    *, runtime: RuntimeDep, _key: DashboardsWriter, dashboard_id: EntityId, if_match: IfMatch
 ) -> dict[str, Any]:
     async with change(runtime) as changes:
         await operations.delete_dashboard(changes, dashboard_id, if_match=if_match)
@@ -133,7 +134,7 @@ async def list_widgets(
     *,
     runtime: RuntimeDep,
     _key: CurrentKey,
-    dashboard_id: int,
+    dashboard_id: EntityId,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict[str, Any]:
@@ -156,7 +157,7 @@ async def create_widget(
     *,
     runtime: RuntimeDep,
     _key: DashboardsWriter,
-    dashboard_id: int,
+    dashboard_id: EntityId,
     body: WidgetCreate,
     response: Response,
 ) -> dict[str, Any]:
@@ -170,7 +171,7 @@ async def create_widget(
     "/api/v1/widgets/{widget_id}", response_model=Envelope[WidgetPublic], responses=errors(404)
 )
 async def get_widget(
-    *, runtime: RuntimeDep, _key: CurrentKey, widget_id: int, response: Response
+    *, runtime: RuntimeDep, _key: CurrentKey, widget_id: EntityId, response: Response
 ) -> dict[str, Any]:
     async with runtime.database.read() as session:
         row = await get_or_404(session, Widget, widget_id)
@@ -187,7 +188,7 @@ async def update_widget(
     *,
     runtime: RuntimeDep,
     _key: DashboardsWriter,
-    widget_id: int,
+    widget_id: EntityId,
     body: WidgetUpdate,
     if_match: IfMatch,
     response: Response,
@@ -206,7 +207,7 @@ async def update_widget(
     responses=errors(400, 403, 404, 412),
 )
 async def delete_widget(
-    *, runtime: RuntimeDep, _key: DashboardsWriter, widget_id: int, if_match: IfMatch
+    *, runtime: RuntimeDep, _key: DashboardsWriter, widget_id: EntityId, if_match: IfMatch
 ) -> dict[str, Any]:
     async with change(runtime) as changes:
         await operations.delete_widget(changes, widget_id, if_match=if_match)
@@ -219,7 +220,7 @@ async def delete_widget(
     responses=errors(403, 404, 413, 422),
 )
 async def push_widget_data(
-    *, runtime: RuntimeDep, _key: DataWriter, widget_id: int, body: WidgetData
+    *, runtime: RuntimeDep, _key: DataWriter, widget_id: EntityId, body: WidgetData
 ) -> dict[str, Any]:
     async with change(runtime) as changes:
         row = await operations.push_widget_data(changes, widget_id, body.data)

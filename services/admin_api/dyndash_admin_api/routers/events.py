@@ -12,8 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from dyndash_admin_api.deps import EventsReader, RuntimeDep
+from dyndash_admin_api.deps import EventsReader, RuntimeDep, presented_key
 from dyndash_admin_api.responses import errors
+from dyndash_common.apikeys import authenticate, has_scope
+from dyndash_common.errors import Unauthorized
 from dyndash_common.events.feed import follow
 from dyndash_common.events.model import ChangeEvent
 from dyndash_common.runtime import Runtime
@@ -27,12 +29,29 @@ def _frame(event: ChangeEvent) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (event.id, event.type.encode(), event.to_json())
 
 
-async def _stream(runtime: Runtime, request: Request, after: int | None) -> AsyncIterator[bytes]:
+async def _still_allowed(runtime: Runtime, presented: str | None) -> bool:
+    try:
+        async with runtime.database.sessions() as session:
+            key = await authenticate(
+                session, pepper=runtime.settings.key_pepper, presented=presented
+            )
+    except Unauthorized:
+        return False
+    return has_scope(key, "events:read")
+
+
+async def _stream(
+    runtime: Runtime, request: Request, after: int | None, presented: str | None
+) -> AsyncIterator[bytes]:
     yield b"retry: 1000\n\n"
     async for event in follow(runtime.database, runtime.bus, after, KEEPALIVE_SECONDS):
         if event is not None:
             yield _frame(event)
         elif await request.is_disconnected():
+            return
+        elif not await _still_allowed(runtime, presented):
+            # The key was revoked or expired while the stream was open.
+            yield b'event: error\ndata: {"message": "the API key is no longer valid"}\n\n'
             return
         else:
             yield b": keepalive\n\n"
@@ -56,7 +75,7 @@ async def stream_events(
 ) -> StreamingResponse:
     start = last_event_id if last_event_id is not None else after
     return StreamingResponse(
-        _stream(runtime, request, start),
+        _stream(runtime, request, start, presented_key(request)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, status
 from sqlalchemy import select
 
-from dyndash_admin_api.deps import AdminKey, Limit, Offset, RuntimeDep
+from dyndash_admin_api.deps import AdminKey, EntityId, Limit, Offset, RuntimeDep
 from dyndash_admin_api.operations.common import get_or_404, paginate
 from dyndash_admin_api.responses import errors
 from dyndash_admin_api.schemas.common import Page
@@ -58,7 +58,7 @@ async def create(*, runtime: RuntimeDep, _key: AdminKey, body: KeyCreate) -> dic
 
 
 @router.delete("/{key_id}", response_model=Envelope[KeyPublic], responses=errors(403, 404))
-async def revoke(*, runtime: RuntimeDep, _key: AdminKey, key_id: int) -> dict[str, Any]:
+async def revoke(*, runtime: RuntimeDep, _key: AdminKey, key_id: EntityId) -> dict[str, Any]:
     async with runtime.database.write() as session:
         row = await get_or_404(session, ApiKey, key_id, lock=True)
         if row.revoked_at is None:

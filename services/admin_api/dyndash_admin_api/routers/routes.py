@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from dyndash_admin_api.deps import (
     CurrentKey,
+    EntityId,
     IfMatch,
     Limit,
     Offset,
@@ -60,7 +61,7 @@ async def create_route(
 
 @router.get("/{route_id}", response_model=Envelope[RoutePublic], responses=errors(404))
 async def get_route(
-    *, runtime: RuntimeDep, _key: CurrentKey, route_id: int, response: Response
+    *, runtime: RuntimeDep, _key: CurrentKey, route_id: EntityId, response: Response
 ) -> dict[str, Any]:
     async with runtime.database.read() as session:
         row = await get_or_404(session, Route, route_id)
@@ -77,7 +78,7 @@ async def update_route(
     *,
     runtime: RuntimeDep,
     _key: RoutesWriter,
-    route_id: int,
+    route_id: EntityId,
     body: RouteUpdate,
     if_match: IfMatch,
     response: Response,
@@ -92,7 +93,7 @@ async def update_route(
 
 @router.delete("/{route_id}", response_model=Envelope[None], responses=errors(400, 403, 404, 412))
 async def delete_route(
-    *, runtime: RuntimeDep, _key: RoutesWriter, route_id: int, if_match: IfMatch
+    *, runtime: RuntimeDep, _key: RoutesWriter, route_id: EntityId, if_match: IfMatch
 ) -> dict[str, Any]:
     async with change(runtime) as changes:
         await operations.delete_route(changes, route_id, if_match=if_match)

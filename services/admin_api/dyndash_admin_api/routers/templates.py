@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import select
 
 from dyndash_admin_api.deps import (
     CurrentKey,
+    EntityId,
     IfMatch,
     Limit,
     Offset,
@@ -53,7 +54,7 @@ async def list_templates(
     _key: CurrentKey,
     limit: Limit = 50,
     offset: Offset = 0,
-    name: str | None = None,
+    name: Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$")] = None,
 ) -> dict[str, Any]:
     query = select(Template).order_by(Template.id)
     if name is not None:
@@ -102,7 +103,7 @@ async def preview_template(
 
 @router.get("/{template_id}", response_model=Envelope[TemplatePublic], responses=errors(404))
 async def get_template(
-    *, runtime: RuntimeDep, _key: CurrentKey, template_id: int, response: Response
+    *, runtime: RuntimeDep, _key: CurrentKey, template_id: EntityId, response: Response
 ) -> dict[str, Any]:
     async with runtime.database.read() as session:
         row = await get_or_404(session, Template, template_id)
@@ -119,7 +120,7 @@ async def update_template(
     *,
     runtime: RuntimeDep,
     key: TemplatesWriter,
-    template_id: int,
+    template_id: EntityId,
     body: TemplateUpdate,
     if_match: IfMatch,
     response: Response,
@@ -137,7 +138,7 @@ async def update_template(
     "/{template_id}", response_model=Envelope[None], responses=errors(400, 403, 404, 409, 412)
 )
 async def delete_template(
-    *, runtime: RuntimeDep, _key: TemplatesWriter, template_id: int, if_match: IfMatch
+    *, runtime: RuntimeDep, _key: TemplatesWriter, template_id: EntityId, if_match: IfMatch
 ) -> dict[str, Any]:
     async with change(runtime) as changes:
         await operations.delete_template(changes, template_id, if_match=if_match)
@@ -153,7 +154,7 @@ async def list_versions(
     *,
     runtime: RuntimeDep,
     _key: CurrentKey,
-    template_id: int,
+    template_id: EntityId,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict[str, Any]:
@@ -175,7 +176,7 @@ async def list_versions(
     responses=errors(404),
 )
 async def get_version(
-    *, runtime: RuntimeDep, _key: CurrentKey, template_id: int, version: int
+    *, runtime: RuntimeDep, _key: CurrentKey, template_id: EntityId, version: EntityId
 ) -> dict[str, Any]:
     async with runtime.database.read() as session:
         row = (
@@ -199,7 +200,7 @@ async def rollback_template(
     *,
     runtime: RuntimeDep,
     key: TemplatesWriter,
-    template_id: int,
+    template_id: EntityId,
     body: TemplateRollback,
     if_match: IfMatch,
     response: Response,

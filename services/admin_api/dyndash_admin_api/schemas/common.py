@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
 T = TypeVar("T")
 
+# The largest id the schema stores (a 32-bit INTEGER on PostgreSQL).
+MAX_ID = 2**31 - 1
 MAX_JSON_DOCUMENT_BYTES = 64 * 1024
 MAX_DATA_DOCUMENT_BYTES = 512 * 1024
 
 
 def _bounded(limit: int) -> AfterValidator:
     def check(value: Any) -> Any:
-        size = len(orjson.dumps(value))
+        try:
+            size = len(orjson.dumps(value))
+        except TypeError as error:
+            # Integers past 64 bits and nesting past 255 levels: not storable as JSON here.
+            raise ValueError(f"not a storable JSON document: {error}") from None
         if size > limit:
             raise ValueError(f"JSON document is {size} bytes; the limit is {limit} bytes")
         return value
@@ -27,10 +33,44 @@ JsonObject = Annotated[dict[str, Any], _bounded(MAX_JSON_DOCUMENT_BYTES)]
 DataDocument = Annotated[Any, _bounded(MAX_DATA_DOCUMENT_BYTES)]
 
 
+def _reject_nul(value: Any, path: str = "") -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{path or 'value'}: NUL characters are not allowed")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(key, path)
+            _reject_nul(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _reject_nul(item, f"{path}[{index}]")
+
+
 class Input(BaseModel):
-    """Request bodies refuse unknown fields, so a typo is an error instead of a silent no-op."""
+    """Request bodies refuse unknown fields, so a typo is an error instead of a silent no-op,
+    and NUL characters, which PostgreSQL cannot store in text."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        _reject_nul(data)
+        return data
+
+
+class Patch(Input):
+    """A partial update: omitted fields stay as they are; null is allowed only where the
+    field itself may be null (listed in NULLABLE)."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> Patch:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None and name not in self.NULLABLE:
+                raise ValueError(f"{name} may not be null; omit it to leave it unchanged")
+        return self
 
 
 class Output(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from dyndash_admin_api.schemas.common import DataDocument, Input, JsonObject, Output
+from dyndash_admin_api.schemas.common import DataDocument, Input, JsonObject, Output, Patch
 
 Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
 Title = Annotated[str, Field(max_length=200)]
@@ -20,7 +20,9 @@ class DashboardCreate(Input):
     is_public: bool = False
 
 
-class DashboardUpdate(Input):
+class DashboardUpdate(Patch):
+    NULLABLE = frozenset({"description"})
+
     name: Slug | None = None
     title: Title | None = None
     description: Annotated[str, Field(max_length=2000)] | None = None
@@ -46,7 +48,7 @@ class WidgetCreate(Input):
     data: DataDocument = Field(default_factory=dict)
 
 
-class WidgetUpdate(Input):
+class WidgetUpdate(Patch):
     key: Slug | None = None
     title: Title | None = None
     type: Annotated[str, Field(min_length=1, max_length=50)] | None = None

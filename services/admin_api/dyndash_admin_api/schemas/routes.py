@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from dyndash_admin_api.schemas.common import Input, JsonObject, Output
+from dyndash_admin_api.schemas.common import MAX_ID, Input, JsonObject, Output, Patch
 
 RESERVED_PREFIXES = (
     "/api",
@@ -65,7 +65,7 @@ QueryParamName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 
 
 class HandlerConfig(Input):
-    dashboard_id: int | None = Field(default=None, ge=1)
+    dashboard_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     context: JsonObject = Field(default_factory=dict)
     query_params: list[QueryParamName] = Field(default_factory=list, max_length=20)
     cache_ttl: int = Field(default=300, ge=0, le=86_400)
@@ -74,15 +74,15 @@ class HandlerConfig(Input):
 
 class RouteCreate(Input):
     path: RoutePath
-    template_id: int = Field(ge=1)
+    template_id: int = Field(ge=1, le=MAX_ID)
     method: RouteMethod = "GET"
     handler_config: HandlerConfig = Field(default_factory=HandlerConfig)
     is_active: bool = True
 
 
-class RouteUpdate(Input):
+class RouteUpdate(Patch):
     path: RoutePath | None = None
-    template_id: int | None = Field(default=None, ge=1)
+    template_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     method: RouteMethod | None = None
     handler_config: HandlerConfig | None = None
     is_active: bool | None = None

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from dyndash_admin_api.schemas.common import Input, JsonObject, Output
+from dyndash_admin_api.schemas.common import MAX_ID, Input, JsonObject, Output, Patch
 
 MAX_CONTENT_CHARS = 256 * 1024
 
@@ -30,7 +30,9 @@ class TemplateCreate(Input):
     message: VersionMessage | None = None
 
 
-class TemplateUpdate(Input):
+class TemplateUpdate(Patch):
+    NULLABLE = frozenset({"description", "message"})
+
     name: TemplateName | None = None
     description: Description | None = None
     html_content: Content | None = None
@@ -42,7 +44,7 @@ class TemplateUpdate(Input):
 
 
 class TemplateRollback(Input):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_ID)
     message: VersionMessage | None = None
 
 
