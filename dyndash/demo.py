@@ -19,11 +19,13 @@ LAYOUT = """<!doctype html>
 </head>
 <body>
 <main>{% block content %}{% endblock %}</main>
+{% set script = asset_url('js') if asset_url else '' %}
+{% if script %}<script src="{{ script }}" defer></script>{% endif %}
 </body>
 </html>
 """
 
-WIDGET = """<section class="widget" data-widget="{{ widget.key }}">
+WIDGET = """<section class="widget" data-widget-id="{{ widget.id }}" data-widget="{{ widget.key }}">
   <h2>{{ widget.title }}</h2>
   <ul>
   {%- for label, value in widget.data.items() %}<li>{{ label }}: {{ value }}</li>{% endfor -%}
@@ -34,9 +36,26 @@ WIDGET = """<section class="widget" data-widget="{{ widget.key }}">
 PAGE = """{% extends "demo-layout" %}
 {% block title %}{{ title }}{% endblock %}
 {% block content %}
-<h1>{{ title }}{% if params.region %} — {{ params.region }}{% endif %}</h1>
+<h1 data-dashboard-id="{{ dashboard.id if dashboard else '' }}">
+{{ title }}{% if params.region %} — {{ params.region }}{% endif %}</h1>
 {% for widget in widgets %}{% include "demo-widget" %}{% endfor %}
 {% endblock %}
+"""
+
+# Refreshes a widget in place when its data changes: the gateway pushes the change over SSE
+# and the browser fetches the widget's fragment.
+LIVE_JS = """(() => {
+  const heading = document.querySelector("[data-dashboard-id]");
+  if (!heading || !heading.dataset.dashboardId || !window.EventSource) return;
+  const events = new EventSource("/live/dashboards/" + heading.dataset.dashboardId);
+  events.addEventListener("widget", async (message) => {
+    const update = JSON.parse(message.data);
+    const response = await fetch(update.fragment, { cache: "no-store" });
+    if (!response.ok) return;
+    const current = document.querySelector('[data-widget-id="' + update.widget_id + '"]');
+    if (current) current.outerHTML = await response.text();
+  });
+})();
 """
 
 
@@ -54,7 +73,12 @@ async def seed_demo(runtime: Runtime) -> bool:
         )
         page = await create_template(
             changes,
-            {"name": "demo-page", "html_content": PAGE, "css_content": "h1 { color: #234; }"},
+            {
+                "name": "demo-page",
+                "html_content": PAGE,
+                "css_content": "h1 { color: #234; }",
+                "js_content": LIVE_JS,
+            },
             None,
             "demo",
         )
@@ -68,14 +92,20 @@ async def seed_demo(runtime: Runtime) -> bool:
                 "key": "revenue",
                 "title": "Revenue",
                 "type": "kv",
-                "config": {},
+                "config": {"template": "demo-widget"},
                 "data": {"today": 1200},
             },
         )
         await create_widget(
             changes,
             dashboard.id,
-            {"key": "orders", "title": "Orders", "type": "kv", "config": {}, "data": {"open": 7}},
+            {
+                "key": "orders",
+                "title": "Orders",
+                "type": "kv",
+                "config": {"template": "demo-widget"},
+                "data": {"open": 7},
+            },
         )
         for path in ("/", "/sales/{region}"):
             await create_route(

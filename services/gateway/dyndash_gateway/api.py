@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import text
 
@@ -42,9 +43,6 @@ async def dashboard_data(
     """The dashboard and its widgets with their data (seed §4.1); a key with `data:read`
     unless the dashboard is public."""
     gateway = _gateway(request)
-    presented = x_api_key
-    if not presented and authorization and authorization.lower().startswith("bearer "):
-        presented = authorization[7:].strip()
     client = request.client.host if request.client else "unknown"
     decision = await gateway.runtime.rate_limiter.hit(f"data:{client}")
     if not decision.allowed:
@@ -52,15 +50,8 @@ async def dashboard_data(
             f"rate limit of {decision.limit} requests per {decision.window_seconds} s exceeded",
             headers=decision.headers(),
         )
-    dashboard = gateway.state.dashboards.get(dashboard_id)
-    if dashboard is None:
-        raise NotFound(f"dashboard {dashboard_id} does not exist")
-    if not dashboard.is_public:
-        check = await gateway.keys.check(presented)
-        if not check.valid:
-            raise Unauthorized(check.reason)
-        if not check.allows("data:read"):
-            raise Forbidden("this API key lacks the 'data:read' scope")
+    await _authorise_dashboard(gateway, dashboard_id, x_api_key, authorization)
+    dashboard = gateway.state.dashboards[dashboard_id]
     ttl = gateway.settings.gateway_stale_seconds or 300
 
     async def build() -> CachedEntry | None:
@@ -87,6 +78,65 @@ async def dashboard_data(
         headers["Content-Encoding"] = "gzip"
         return Response(entry.gzipped, media_type=entry.content_type, headers=headers)
     return Response(entry.body, media_type=entry.content_type, headers=headers)
+
+
+async def _authorise_dashboard(
+    gateway: Gateway, dashboard_id: int, x_api_key: str | None, authorization: str | None
+) -> None:
+    dashboard = gateway.state.dashboards.get(dashboard_id)
+    if dashboard is None:
+        raise NotFound(f"dashboard {dashboard_id} does not exist")
+    if dashboard.is_public:
+        return
+    presented = x_api_key
+    if not presented and authorization and authorization.lower().startswith("bearer "):
+        presented = authorization[7:].strip()
+    check = await gateway.keys.check(presented)
+    if not check.valid:
+        raise Unauthorized(check.reason)
+    if not check.allows("data:read"):
+        raise Forbidden("this API key lacks the 'data:read' scope")
+
+
+LIVE_KEEPALIVE_SECONDS = 15.0
+
+
+@router.get(
+    "/live/dashboards/{dashboard_id}",
+    tags=["live"],
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        **{status: {"model": Envelope[ErrorData]} for status in (401, 403, 404)},
+    },
+)
+async def live_dashboard(
+    request: Request,
+    dashboard_id: int,
+    x_api_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Widget updates of one dashboard as they happen: `event: widget`, data with the widget
+    id, its data version and the fragment URL to fetch."""
+    gateway = _gateway(request)
+    await _authorise_dashboard(gateway, dashboard_id, x_api_key, authorization)
+
+    async def stream() -> AsyncIterator[bytes]:
+        async with gateway.live.listen(dashboard_id) as queue:
+            yield b"retry: 1000\n\n"
+            while True:
+                try:
+                    yield await asyncio.wait_for(queue.get(), LIVE_KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield b": keepalive\n\n"
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get("/metrics", tags=["health"], response_class=PlainTextResponse)
