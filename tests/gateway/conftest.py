@@ -54,8 +54,9 @@ class Site:
             json={"path": path, "template_id": template["id"], "handler_config": handler_config},
         )
         assert response.status_code == 201, response.text
-        await self.route_known(response.json()["data"]["id"])
-        return template
+        route_id = response.json()["data"]["id"]
+        await self.route_known(route_id)
+        return {**template, "route_id": route_id}
 
     async def route_known(self, route_id: int, seconds: float = 5.0) -> None:
         """Wait until the gateway has applied the route's event (without requesting the page,

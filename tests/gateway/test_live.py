@@ -35,9 +35,7 @@ async def test_sse_client_receives_a_widget_update(site: Site) -> None:
     listener = asyncio.create_task(listen())
     try:
         await asyncio.wait_for(opened.wait(), 5)
-        await site.admin.client.post(
-            f"/api/v1/data/widget/{widget['id']}", json={"data": {"v": 2}}
-        )
+        await site.admin.client.post(f"/api/v1/data/widget/{widget['id']}", json={"data": {"v": 2}})
         update = await asyncio.wait_for(received.get(), 5)
     finally:
         listener.cancel()

@@ -86,6 +86,8 @@ def _settings(**values: Any) -> Settings:
 async def delete_redis_prefix(prefix: str) -> None:
     redis = Redis.from_url(REDIS_URL)
     keys = [key async for key in redis.scan_iter(match=f"{prefix}:*")]
+    # arq's own keys (jobs, results, in-progress markers) carry our ids after its prefixes.
+    keys += [key async for key in redis.scan_iter(match=f"arq:*{prefix}:*")]
     if keys:
         await redis.delete(*keys)
     await redis.aclose()

@@ -24,9 +24,10 @@ def queue_name(prefix: str) -> str:
     return f"{prefix}:render-queue"
 
 
-def warm_job_id(event: ChangeEvent) -> str:
-    """The same change seen twice (a republished event) or by two replicas is one job."""
-    return f"warm:{event.type}:{event.entity.id}:{event.version}"
+def warm_job_id(prefix: str, event: ChangeEvent) -> str:
+    """The same change seen twice (a republished event) or by two replicas is one job. arq keeps
+    job keys outside any queue's namespace, so the deployment's prefix is part of the id."""
+    return f"{prefix}:warm:{event.type}:{event.entity.id}:{event.version}"
 
 
 class JobQueue(Protocol):
@@ -42,6 +43,7 @@ class NoJobs:
 
 class ArqJobs:
     def __init__(self, redis: Redis, prefix: str) -> None:
+        self.prefix = prefix
         self.pool = ArqRedis(
             redis.connection_pool,
             job_serializer=orjson.dumps,
@@ -51,6 +53,7 @@ class ArqJobs:
 
     async def enqueue_warm(self, event: ChangeEvent) -> None:
         if event.type in WARMED_TYPES:
+            job_id = warm_job_id(self.prefix, event)
             await self.pool.enqueue_job(
-                WARM_FUNCTION, event.model_dump(mode="json"), _job_id=warm_job_id(event)
+                WARM_FUNCTION, event.model_dump(mode="json"), _job_id=job_id
             )

@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     access_log: bool = False
     renderer_max_jobs: int = Field(default=8, ge=1, le=256)
     renderer_processes: int = Field(default=2, ge=1, le=32)
-    renderer_job_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Also how long a job of a killed worker waits before another runs it (plus 10 s).
+    renderer_job_timeout_seconds: float = Field(default=30.0, gt=0)
     # How often an idle worker looks at the queue; arq's default of 0.5 s would delay every job.
     renderer_poll_delay_seconds: float = Field(default=0.01, gt=0)
     event_stream_maxlen: int = Field(default=100_000, ge=100)

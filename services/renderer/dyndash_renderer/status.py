@@ -11,16 +11,19 @@ from dyndash_common.runtime import Runtime
 MAX_ERROR_CHARS = 2000
 
 
-async def record_render_status(runtime: Runtime, template_name: str, failure: str | None) -> None:
-    """Mark the template's current version `ok` or `failed`; a new failure is an event
-    (`template.render_failed`), which no one answers with more render work."""
+async def record_render_status(
+    runtime: Runtime, template_name: str, version: int, failure: str | None
+) -> None:
+    """Mark that version of the template `ok` or `failed` (a newer version keeps its own
+    status); a new failure is an event (`template.render_failed`), which no one answers with
+    more render work."""
     async with change(runtime) as changes:
         row = (
             await changes.session.execute(
                 select(Template).where(Template.name == template_name).with_for_update()
             )
         ).scalar_one_or_none()
-        if row is None:
+        if row is None or row.version != version:
             return
         status = "failed" if failure else "ok"
         error = failure[:MAX_ERROR_CHARS] if failure else None

@@ -28,7 +28,7 @@ from dyndash_common.runtime import Runtime, build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.site.builder import PageBuilder, ProcessTemplates
 from dyndash_common.site.state import GatewayState
-from dyndash_common.site.warming import RedisSink, Variants, targets_for, warm
+from dyndash_common.site.warming import RedisSink, Variants, WarmReport, targets_for, warm
 from dyndash_common.templating.budget import RenderBudget, RenderPool
 from dyndash_renderer.status import record_render_status
 
@@ -82,17 +82,7 @@ async def warm_after_change(ctx: dict[str, Any], raw_event: dict[str, Any]) -> d
             state, ctx["builder"], event, ctx["variants"], settings.gateway_stale_seconds or 300
         )
         report = await warm(targets, ctx["sink"])
-        if event.entity.kind == "template" and event.type != "template.deleted":
-            name = str(event.payload.get("name", ""))
-            failure = next(
-                (error for _, template, error in report.failures if template == name), None
-            )
-            if failure is None and report.failures:
-                failure = "; ".join(f"{target}: {error}" for target, _, error in report.failures)
-            await record_render_status(runtime, name, failure)
-        for _, template, error in report.failures:
-            if template and event.entity.kind != "template":
-                await record_render_status(runtime, template, error)
+        await _record_statuses(runtime, state, report)
         await runtime.bus.publish(
             ChangeEvent(
                 id=0,
@@ -111,6 +101,21 @@ async def warm_after_change(ctx: dict[str, Any], raw_event: dict[str, Any]) -> d
         )
         raise Retry(defer=defer) from error
     return {"event": event.type, **report.as_dict()}
+
+
+async def _record_statuses(runtime: Runtime, state: GatewayState, report: WarmReport) -> None:
+    """Mark each template this job rendered, at the version it rendered: `failed` with the
+    first error, else `ok`. Templates nothing was rendered with keep their status."""
+    outcomes: dict[str, str | None] = {}
+    for template in report.rendered:
+        outcomes.setdefault(template, None)
+    for target, failed_template, error in report.failures:
+        if failed_template and outcomes.get(failed_template) is None:
+            outcomes[failed_template] = f"{target}: {error}"
+    for name, failure in outcomes.items():
+        info = state.catalog.by_name.get(name)
+        if info is not None:
+            await record_render_status(runtime, name, info.version, failure)
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
@@ -143,7 +148,16 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             )
         ],
         "cron_jobs": [
-            cron(sweep_outbox, second=set(range(0, 60, 2)), run_at_startup=True, timeout=30)
+            # Named with the prefix: arq dedupes cron runs by name across everything on the Redis.
+            cron(
+                sweep_outbox,
+                name=f"{settings.redis_prefix}:sweep_outbox",
+                second=set(range(0, 60, 2)),
+                run_at_startup=True,
+                # arq lets a job of a killed worker run again after the longest timeout of
+                # any function plus 10 s: keep this one from lengthening that.
+                timeout=min(30.0, settings.renderer_job_timeout_seconds),
+            )
         ],
         "on_startup": on_startup,
         "on_shutdown": shutdown,

@@ -47,6 +47,8 @@ class WarmReport:
     written: int = 0
     skipped: int = 0
     failures: list[tuple[str, str | None, str]] = field(default_factory=list)
+    # Templates rendered successfully by this run.
+    rendered: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -258,6 +260,8 @@ async def warm(targets: list[Target], sink: WarmSink) -> WarmReport:
                 "warm_failed", extra={"details": {"target": target.label, "error": message}}
             )
             continue
+        if target.template:
+            report.rendered.add(target.template)
         if entry is not None and entry.ttl > 0:
             await sink.put(target.key, target.signature, entry)
             report.written += 1

@@ -1,0 +1,216 @@
+"""The render worker: pre-rendering after changes, dedupe, budgets, sweeping, crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+
+from arq.worker import Worker
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from dyndash_common.db.engine import Database, create_engine
+from dyndash_common.db.models import Event
+from dyndash_common.db.types import utcnow
+from dyndash_common.events.model import ChangeEvent, EntityRef
+from dyndash_common.jobs import ArqJobs
+from tests.gateway.conftest import Site
+from tests.renderer.conftest import running_worker, until, warmed
+from tests.utils.backends import Backend
+from tests.utils.services import REDIS_URL
+
+
+async def test_a_change_is_served_from_l2_on_the_first_request(
+    rendered_site: tuple[Site, Worker],
+) -> None:
+    site, worker = rendered_site
+    template = await site.publish_page("/warm", "<p>one</p>")
+    report = await warmed(worker, "route.created", template["route_id"], 1)
+    assert report["written"] == 1
+    first = await site.page("/warm")
+    assert (first.headers["x-cache"], first.text) == ("HIT-L2", "<p>one</p>")
+    await site.admin.client.put(
+        f"/api/v1/templates/{template['id']}", json={"html_content": "<p>two</p>"}
+    )
+    await warmed(worker, "template.updated", template["id"], 2)
+    await until(lambda: site.gateway.state.catalog.by_name["page"].version == 2)
+    changed = await site.page("/warm")
+    assert (changed.headers["x-cache"], changed.text) == ("HIT-L2", "<p>two</p>")
+    status = (await site.admin.client.get(f"/api/v1/templates/{template['id']}")).json()["data"]
+    assert status["render_status"] == "ok"
+
+
+async def test_changing_a_partial_rewarms_every_page_using_it(
+    rendered_site: tuple[Site, Worker],
+) -> None:
+    site, worker = rendered_site
+    partial = await site.admin.create_template("partial", "<i>a</i>")
+    await site.admin.create_template("middle", "[{% include 'partial' %}]")
+    await site.publish_page("/one", "1{% include 'middle' %}", name="one")
+    await site.publish_page("/two", "2{% include 'partial' %}", name="two")
+    await site.admin.client.put(
+        f"/api/v1/templates/{partial['id']}", json={"html_content": "<i>b</i>"}
+    )
+    report = await warmed(worker, "template.updated", partial["id"], 2)
+    assert report["written"] == 2
+    state = site.gateway.state
+    await until(lambda: state.catalog.by_name["partial"].version == 2)
+    one, two = await site.page("/one"), await site.page("/two")
+    assert (one.text, one.headers["x-cache"]) == ("1[<i>b</i>]", "HIT-L2")
+    assert (two.text, two.headers["x-cache"]) == ("2<i>b</i>", "HIT-L2")
+
+
+async def test_recently_served_param_variants_are_rewarmed(
+    rendered_site: tuple[Site, Worker],
+) -> None:
+    site, worker = rendered_site
+    template = await site.publish_page("/region/{name}", "<p>{{ params.name }} v1</p>")
+    assert (await site.page("/region/emea")).headers["x-cache"] == "MISS"
+    await asyncio.sleep(0.1)  # the variant is recorded after the response
+    await site.admin.client.put(
+        f"/api/v1/templates/{template['id']}", json={"html_content": "<p>{{ params.name }} v2</p>"}
+    )
+    report = await warmed(worker, "template.updated", template["id"], 2)
+    assert report["written"] == 1
+    await until(lambda: site.gateway.state.catalog.by_name["page"].version == 2)
+    rewarmed = await site.page("/region/emea")
+    assert (rewarmed.text, rewarmed.headers["x-cache"]) == ("<p>emea v2</p>", "HIT-L2")
+
+
+async def test_budget_overrun_is_recorded_and_the_worker_carries_on(
+    rendered_site: tuple[Site, Worker],
+) -> None:
+    site, worker = rendered_site
+    template = await site.publish_page("/slow", "<p>ok</p>")
+    loop = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    await site.admin.client.put(f"/api/v1/templates/{template['id']}", json={"html_content": loop})
+    report = await warmed(worker, "template.updated", template["id"], 2)
+    assert report["written"] == 0
+    assert "time budget" in report["failed"][0]["error"]
+    record = (await site.admin.client.get(f"/api/v1/templates/{template['id']}")).json()["data"]
+    assert record["render_status"] == "failed"
+    assert "time budget" in record["render_error"]
+    database = Database(create_engine(site.admin.backend.settings.database_url))
+    async with database.read() as session:
+        types = (await session.execute(select(Event.type))).scalars().all()
+    await database.dispose()
+    assert types.count("template.render_failed") == 1
+    await site.admin.client.put(f"/api/v1/templates/{template['id']}", json={"html_content": "ok"})
+    await warmed(worker, "template.updated", template["id"], 3)
+    record = (await site.admin.client.get(f"/api/v1/templates/{template['id']}")).json()["data"]
+    assert (record["render_status"], record["render_error"]) == ("ok", None)
+
+
+async def test_one_change_is_one_job_across_two_workers(real_servers: Backend) -> None:
+    settings = real_servers.settings
+    redis = Redis.from_url(REDIS_URL)
+    jobs = ArqJobs(redis, settings.redis_prefix)
+    event = ChangeEvent(
+        id=1,
+        type="route.updated",
+        entity=EntityRef(kind="route", id=12345),
+        version=3,
+        ts=utcnow(),
+    )
+    try:
+        async with running_worker(settings) as first, running_worker(settings):
+            await jobs.enqueue_warm(event)
+            await jobs.enqueue_warm(event)
+            await warmed(first, event.type, event.entity.id, event.version)
+            await jobs.enqueue_warm(event)  # a republished event, later
+            await asyncio.sleep(0.5)
+            runs = [
+                result
+                for result in await first.pool.all_job_results()
+                if (result.job_id or "").startswith(f"{settings.redis_prefix}:warm:")
+            ]
+            assert len(runs) == 1
+    finally:
+        await redis.aclose()
+
+
+async def test_the_worker_sweeps_an_event_a_crash_left_behind(real_servers: Backend) -> None:
+    settings = real_servers.settings
+    crashed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.utils.crash_after_commit",
+            settings.database_url,
+            settings.redis_url or "",
+            settings.redis_prefix,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert crashed.returncode == 137, crashed.stderr
+    redis = Redis.from_url(REDIS_URL)
+    stream = f"{settings.redis_prefix}:events"
+    try:
+        assert await redis.xlen(stream) == 0
+        async with running_worker(settings):
+            await until(lambda: redis.xlen(stream), seconds=10)
+        entries = await redis.xrange(stream)
+    finally:
+        await redis.aclose()
+    assert entries[0][1][b"type"] == b"template.created"
+
+
+async def test_a_job_killed_mid_render_completes_on_another_worker(
+    real_servers: Backend, plain_site: Site
+) -> None:
+    settings, site = real_servers.settings, plain_site
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url or "",
+        "DYNDASH_REDIS_PREFIX": settings.redis_prefix,
+        "DYNDASH_KEY_PEPPER": settings.key_pepper,
+        "DYNDASH_RENDERER_JOB_TIMEOUT_SECONDS": "4",
+        "DYNDASH_RENDER_TIMEOUT_SECONDS": "3",
+        "DYNDASH_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "dyndash.cli", "renderer"]
+    slow = "{% for i in range(8000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}done"
+    template = await site.publish_page("/slow", "fast", name="slow")
+    in_progress = (
+        f"arq:in-progress:{settings.redis_prefix}:warm:template.updated:{template['id']}:2"
+    )
+    redis = Redis.from_url(REDIS_URL)
+    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await asyncio.sleep(2.0)  # started and idle
+        await site.admin.client.put(
+            f"/api/v1/templates/{template['id']}", json={"html_content": slow}
+        )
+        await until(lambda: redis.exists(in_progress), seconds=10)
+        await asyncio.sleep(0.3)
+        assert not await _render_status_is(site, template["id"], "ok")
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    finally:
+        if first.poll() is None:
+            first.kill()
+        await redis.aclose()
+    second = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        await until(
+            lambda: _render_status_is(site, template["id"], "ok"), seconds=60, interval=0.25
+        )
+        page = await site.page("/slow")
+        assert (page.headers["x-cache"], page.text) == ("HIT-L2", "done")
+    finally:
+        second.terminate()
+        second.wait(timeout=10)
+
+
+async def _render_status_is(site: Site, template_id: int, status: str) -> bool:
+    response = await site.admin.client.get(f"/api/v1/templates/{template_id}")
+    return bool(response.json()["data"]["render_status"] == status)
