@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 
+import orjson
+from arq.jobs import Job
 from arq.worker import Worker
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -61,6 +63,32 @@ async def test_changing_a_partial_rewarms_every_page_using_it(
     one, two = await site.page("/one"), await site.page("/two")
     assert (one.text, one.headers["x-cache"]) == ("1[<i>b</i>]", "HIT-L2")
     assert (two.text, two.headers["x-cache"]) == ("2<i>b</i>", "HIT-L2")
+
+
+async def test_a_change_to_many_routes_is_split_and_all_warmed(
+    rendered_site: tuple[Site, Worker],
+) -> None:
+    site, worker = rendered_site
+    template = await site.publish_page("/m0", "<p>{{ 1 }} v1</p>", name="shared")
+    for n in range(1, 12):
+        response = await site.admin.client.post(
+            "/api/v1/routes", json={"path": f"/m{n}", "template_id": template["id"]}
+        )
+        await site.route_known(response.json()["data"]["id"])
+    await site.admin.client.put(
+        f"/api/v1/templates/{template['id']}", json={"html_content": "<p>{{ 1 }} v2</p>"}
+    )
+    await warmed(worker, "template.updated", template["id"], 2)
+    prefix = site.admin.backend.settings.redis_prefix
+    for start in (0, 5, 10):
+        job = f"{prefix}:warm:template.updated:{template['id']}:2:part:{start}"
+        part = Job(job, worker.pool, _queue_name=worker.queue_name, _deserializer=orjson.loads)
+        result = await part.result(timeout=15)
+        assert result["failed"] == []
+    await until(lambda: site.gateway.state.catalog.by_name["shared"].version == 2)
+    for n in range(12):
+        page = await site.page(f"/m{n}")
+        assert (page.headers["x-cache"], page.text) == ("HIT-L2", "<p>1 v2</p>")
 
 
 async def test_recently_served_param_variants_are_rewarmed(

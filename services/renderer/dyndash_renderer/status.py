@@ -25,6 +25,8 @@ async def record_render_status(
         ).scalar_one_or_none()
         if row is None or row.version != version:
             return
+        if failure is None and row.render_status == "failed":
+            return  # another part of the same change failed with this version: keep that
         status = "failed" if failure else "ok"
         error = failure[:MAX_ERROR_CHARS] if failure else None
         if (row.render_status, row.render_error) == (status, error):

@@ -22,19 +22,27 @@ from sqlalchemy.exc import DBAPIError
 from dyndash_common.cache.redis_store import RedisStore
 from dyndash_common.events.model import ChangeEvent, EntityRef
 from dyndash_common.events.publisher import sweep_once
-from dyndash_common.jobs import WARM_FUNCTION, queue_name
+from dyndash_common.jobs import WARM_FUNCTION, ArqJobs, queue_name, warm_job_id
 from dyndash_common.logs import configure_logging
 from dyndash_common.runtime import Runtime, build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.site.builder import PageBuilder, ProcessTemplates
 from dyndash_common.site.state import GatewayState
-from dyndash_common.site.warming import RedisSink, Variants, WarmReport, targets_for, warm
+from dyndash_common.site.warming import (
+    RedisSink,
+    Target,
+    Variants,
+    WarmReport,
+    targets_for,
+    warm,
+)
 from dyndash_common.templating.budget import RenderBudget, RenderPool
 from dyndash_renderer.status import record_render_status
 
 log = logging.getLogger("dyndash.renderer")
 
 RETRY_STEP_SECONDS = 0.5
+ROUTES_PER_PART = 5
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -70,7 +78,11 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["runtime"].close()
 
 
-async def warm_after_change(ctx: dict[str, Any], raw_event: dict[str, Any]) -> dict[str, Any]:
+async def warm_after_change(
+    ctx: dict[str, Any], raw_event: dict[str, Any], route_ids: list[int] | None = None
+) -> dict[str, Any]:
+    """Warm what `raw_event` affects; with `route_ids`, only those routes' pages (a part of a
+    big change, split off so that several replicas share it)."""
     event = ChangeEvent.model_validate(raw_event)
     runtime: Runtime = ctx["runtime"]
     state: GatewayState = ctx["state"]
@@ -81,7 +93,11 @@ async def warm_after_change(ctx: dict[str, Any], raw_event: dict[str, Any]) -> d
         targets = await targets_for(
             state, ctx["builder"], event, ctx["variants"], settings.gateway_stale_seconds or 300
         )
-        report = await warm(targets, ctx["sink"])
+        if route_ids is not None:
+            targets = [t for t in targets if t.route_id in route_ids]
+        else:
+            targets = await _split_off_routes(ctx, event, targets)
+        report = await warm(targets, ctx["sink"], concurrency=settings.renderer_processes)
         await _record_statuses(runtime, state, report)
         await runtime.bus.publish(
             ChangeEvent(
@@ -101,6 +117,25 @@ async def warm_after_change(ctx: dict[str, Any], raw_event: dict[str, Any]) -> d
         )
         raise Retry(defer=defer) from error
     return {"event": event.type, **report.as_dict()}
+
+
+async def _split_off_routes(
+    ctx: dict[str, Any], event: ChangeEvent, targets: list[Target]
+) -> list[Target]:
+    """Queue the pages of a change touching many routes as parts of ROUTES_PER_PART routes each,
+    for any replica to take; keep the rest (fragments, data, a small change) here."""
+    route_ids = sorted({t.route_id for t in targets if t.route_id is not None})
+    if len(route_ids) <= ROUTES_PER_PART:
+        return targets
+    runtime: Runtime = ctx["runtime"]
+    assert isinstance(runtime.jobs, ArqJobs)
+    base = warm_job_id(ctx["settings"].redis_prefix, event)
+    for start in range(0, len(route_ids), ROUTES_PER_PART):
+        part = route_ids[start : start + ROUTES_PER_PART]
+        await runtime.jobs.pool.enqueue_job(
+            WARM_FUNCTION, event.model_dump(mode="json"), part, _job_id=f"{base}:part:{start}"
+        )
+    return [t for t in targets if t.route_id is None]
 
 
 async def _record_statuses(runtime: Runtime, state: GatewayState, report: WarmReport) -> None:

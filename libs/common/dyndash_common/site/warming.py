@@ -7,6 +7,7 @@ in-process and writes its own L1. Either way the entries land under the keys a g
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ class Target:
     build: Callable[[], Awaitable[CachedEntry | None]]
     # The template whose render this is, for its render status.
     template: str | None
+    # The route of a page target, so a big change can be split by route across workers.
+    route_id: int | None = None
 
 
 @dataclass
@@ -175,6 +178,7 @@ async def targets_for(
                     keys.page_signature(state, route, template.name),
                     _page_builder(builder, route, template.name, params, query),
                     template.name,
+                    route.id,
                 )
             )
     kind = event.entity.kind
@@ -235,34 +239,41 @@ def _data_builder(
     return build
 
 
-async def warm(targets: list[Target], sink: WarmSink) -> WarmReport:
-    """Render what is not cached yet. A template that fails or overruns its budget is reported,
-    not retried: the same input would fail the same way."""
+async def warm(targets: list[Target], sink: WarmSink, concurrency: int = 1) -> WarmReport:
+    """Render what is not cached yet, up to `concurrency` at a time. A template that fails or
+    overruns its budget is reported, not retried: the same input would fail the same way."""
     report = WarmReport()
-    for target in targets:
-        if await sink.has(target.key, target.signature):
-            report.skipped += 1
-            continue
-        try:
-            entry = await target.build()
-        except (
-            BudgetExceeded,
-            RenderError,
-            TemplateError,
-            ValueError,
-            TypeError,
-            LookupError,
-            ArithmeticError,
-        ) as error:
-            message = f"{type(error).__name__}: {error}"
-            report.failures.append((target.label, target.template, message))
-            log.warning(
-                "warm_failed", extra={"details": {"target": target.label, "error": message}}
-            )
-            continue
-        if target.template:
-            report.rendered.add(target.template)
-        if entry is not None and entry.ttl > 0:
-            await sink.put(target.key, target.signature, entry)
-            report.written += 1
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(target: Target) -> None:
+        async with slots:
+            await _warm_one(target, sink, report)
+
+    await asyncio.gather(*(one(target) for target in targets))
     return report
+
+
+async def _warm_one(target: Target, sink: WarmSink, report: WarmReport) -> None:
+    if await sink.has(target.key, target.signature):
+        report.skipped += 1
+        return
+    try:
+        entry = await target.build()
+    except (
+        BudgetExceeded,
+        RenderError,
+        TemplateError,
+        ValueError,
+        TypeError,
+        LookupError,
+        ArithmeticError,
+    ) as error:
+        message = f"{type(error).__name__}: {error}"
+        report.failures.append((target.label, target.template, message))
+        log.warning("warm_failed", extra={"details": {"target": target.label, "error": message}})
+        return
+    if target.template:
+        report.rendered.add(target.template)
+    if entry is not None and entry.ttl > 0:
+        await sink.put(target.key, target.signature, entry)
+        report.written += 1
