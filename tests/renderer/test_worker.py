@@ -30,8 +30,13 @@ async def test_a_change_is_served_from_l2_on_the_first_request(
 ) -> None:
     site, worker = rendered_site
     template = await site.publish_page("/warm", "<p>one</p>")
-    report = await warmed(worker, "route.created", template["route_id"], 1)
-    assert report["written"] == 1
+    # Either job may render it (the template's job sees the route if it runs late enough);
+    # the other finds it in L2 or under the render lock, and skips it.
+    reports = [
+        await warmed(worker, "template.created", template["id"], 1),
+        await warmed(worker, "route.created", template["route_id"], 1),
+    ]
+    assert sum(report["written"] for report in reports) == 1, reports
     first = await site.page("/warm")
     assert (first.headers["x-cache"], first.text) == ("HIT-L2", "<p>one</p>")
     await site.admin.client.put(
@@ -57,7 +62,8 @@ async def test_changing_a_partial_rewarms_every_page_using_it(
         f"/api/v1/templates/{partial['id']}", json={"html_content": "<i>b</i>"}
     )
     report = await warmed(worker, "template.updated", partial["id"], 2)
-    assert report["written"] == 2
+    # Written by this job, or by a creation job that ran late and saw the new partial.
+    assert report["failed"] == []
     state = site.gateway.state
     await until(lambda: state.catalog.by_name["partial"].version == 2)
     one, two = await site.page("/one"), await site.page("/two")
@@ -102,7 +108,7 @@ async def test_recently_served_param_variants_are_rewarmed(
         f"/api/v1/templates/{template['id']}", json={"html_content": "<p>{{ params.name }} v2</p>"}
     )
     report = await warmed(worker, "template.updated", template["id"], 2)
-    assert report["written"] == 1
+    assert report["failed"] == []
     await until(lambda: site.gateway.state.catalog.by_name["page"].version == 2)
     rewarmed = await site.page("/region/emea")
     assert (rewarmed.text, rewarmed.headers["x-cache"]) == ("<p>emea v2</p>", "HIT-L2")
@@ -113,6 +119,8 @@ async def test_budget_overrun_is_recorded_and_the_worker_carries_on(
 ) -> None:
     site, worker = rendered_site
     template = await site.publish_page("/slow", "<p>ok</p>")
+    await warmed(worker, "template.created", template["id"], 1)
+    await warmed(worker, "route.created", template["route_id"], 1)
     loop = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
     await site.admin.client.put(f"/api/v1/templates/{template['id']}", json={"html_content": loop})
     report = await warmed(worker, "template.updated", template["id"], 2)

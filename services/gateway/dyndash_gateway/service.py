@@ -96,7 +96,10 @@ class CachedResponses:
             if last is not None:
                 return self._count(Served(last, "STALE"))
             raise
-        return None if built is None else self._count(Served(built, "MISS"))
+        if built is None:
+            return None
+        # Waited for another instance's (or the renderer's) render and read it from L2.
+        return self._count(Served(built, "HIT-L2" if built.origin == "l2" else "MISS"))
 
     def _count(self, served: Served) -> Served:
         self.counts[served.cache] += 1

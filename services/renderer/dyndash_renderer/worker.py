@@ -59,6 +59,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         ),
         size=settings.renderer_processes,
     )
+    await pool.start()
     ctx.update(
         runtime=runtime,
         state=state,

@@ -30,6 +30,7 @@ from dyndash_common.templating.meter import BudgetExceeded
 log = logging.getLogger("dyndash.warming")
 
 RECENT_VARIANTS = 50
+LOCK_SECONDS = 10.0
 Variant = tuple[dict[str, str], dict[str, str]]
 
 
@@ -64,6 +65,11 @@ class WarmReport:
 class WarmSink(Protocol):
     async def has(self, key: Hashable, signature: Hashable) -> bool: ...
 
+    async def claim(self, key: Hashable, signature: Hashable) -> bool:
+        """Take the cluster's render lock for this entry; False when someone holds it."""
+
+    async def release(self, key: Hashable, signature: Hashable) -> None: ...
+
     async def put(self, key: Hashable, signature: Hashable, entry: CachedEntry) -> None: ...
 
 
@@ -75,6 +81,14 @@ class RedisSink:
         return bool(
             await self.store.redis.exists(self.store.entry_key(keys.shared_key(key, signature)))
         )
+
+    async def claim(self, key: Hashable, signature: Hashable) -> bool:
+        # The same lock a gateway takes on a miss: a gateway arriving while this renders
+        # waits for the L2 write instead of rendering the page a second time.
+        return await self.store.acquire_render_lock(keys.shared_key(key, signature), LOCK_SECONDS)
+
+    async def release(self, key: Hashable, signature: Hashable) -> None:
+        await self.store.release_render_lock(keys.shared_key(key, signature))
 
     async def put(self, key: Hashable, signature: Hashable, entry: CachedEntry) -> None:
         await self.store.redis.set(
@@ -90,6 +104,12 @@ class MemorySink:
 
     async def has(self, key: Hashable, signature: Hashable) -> bool:
         return self.memory.get(key, signature) is not None
+
+    async def claim(self, key: Hashable, signature: Hashable) -> bool:
+        return True
+
+    async def release(self, key: Hashable, signature: Hashable) -> None:
+        return None
 
     async def put(self, key: Hashable, signature: Hashable, entry: CachedEntry) -> None:
         self.memory.put(key, signature, entry)
@@ -244,19 +264,28 @@ async def warm(targets: list[Target], sink: WarmSink, concurrency: int = 1) -> W
     overruns its budget is reported, not retried: the same input would fail the same way."""
     report = WarmReport()
     slots = asyncio.Semaphore(concurrency)
+    # Claim everything first, so requests arriving during the whole run wait for it.
+    claimed = []
+    for target in targets:
+        if await sink.has(target.key, target.signature):
+            report.skipped += 1
+        elif await sink.claim(target.key, target.signature):
+            claimed.append(target)
+        else:
+            report.skipped += 1  # a gateway or another worker is rendering it now
 
     async def one(target: Target) -> None:
         async with slots:
-            await _warm_one(target, sink, report)
+            try:
+                await _warm_one(target, sink, report)
+            finally:
+                await sink.release(target.key, target.signature)
 
-    await asyncio.gather(*(one(target) for target in targets))
+    await asyncio.gather(*(one(target) for target in claimed))
     return report
 
 
 async def _warm_one(target: Target, sink: WarmSink, report: WarmReport) -> None:
-    if await sink.has(target.key, target.signature):
-        report.skipped += 1
-        return
     try:
         entry = await target.build()
     except (

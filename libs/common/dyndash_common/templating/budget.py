@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import resource
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -55,27 +56,36 @@ def render_capped(environment: DashboardSandbox, job: RenderJob, max_output_char
     return "".join(parts)
 
 
-def build_environment(job: RenderJob) -> DashboardSandbox:
-    environment = DashboardSandbox(SourcesLoader(job.sources))
-    asset_urls = dict(job.asset_urls)
+class _JobSources(SourcesLoader):
+    """The current job's sources. A template stays compiled across jobs while its source is
+    unchanged (compared by value: every job brings fresh copies)."""
 
-    def asset_url(kind: str) -> str:
-        return asset_urls.get(kind, "")
+    def __init__(self) -> None:
+        super().__init__({})
 
-    environment.globals["asset_url"] = asset_url
-    return environment
+    def get_source(
+        self, environment: Any, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        source, _, _ = super().get_source(environment, template)
+        return source, None, lambda: self.sources.get(template) == source
 
 
 def _worker_main(connection: Connection, budget: RenderBudget) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (budget.max_memory_bytes, budget.max_memory_bytes))
+    loader = _JobSources()
+    environment = DashboardSandbox(loader, cache_size=500)
+    connection.send(("ready", None))
     while True:
         try:
             job: RenderJob = connection.recv()
         except (EOFError, OSError):
             return
+        loader.sources = job.sources
+        asset_urls = dict(job.asset_urls)
+        environment.globals["asset_url"] = lambda kind, urls=asset_urls: urls.get(kind, "")
         try:
             with metered(budget.max_memory_bytes // 4):
-                html = render_capped(build_environment(job), job, budget.max_output_bytes)
+                html = render_capped(environment, job, budget.max_output_bytes)
             connection.send(("ok", html))
         except BudgetExceeded as error:
             connection.send(("budget", str(error)))
@@ -107,17 +117,40 @@ class _Worker:
             self.connection.close()
 
 
+# Starting a worker (a new interpreter importing Jinja2) is not part of any render's budget.
+STARTUP_TIMEOUT_SECONDS = 60.0
+
+
 class RenderPool:
     """Up to `size` concurrent renders, each in its own budgeted worker process."""
 
     def __init__(self, budget: RenderBudget, size: int = 2) -> None:
         self.budget = budget
+        self._size = size
         self._slots = asyncio.Semaphore(size)
         self._idle: list[_Worker] = []
 
+    async def start(self) -> None:
+        """Start the worker processes now, so no render waits for an interpreter to boot."""
+        missing = self._size - len(self._idle)
+        self._idle.extend(await asyncio.gather(*(self._started() for _ in range(missing))))
+
+    async def _started(self) -> _Worker:
+        worker = _Worker(self.budget)
+        try:
+            await self._wait_readable(worker, STARTUP_TIMEOUT_SECONDS)
+            status, _ = worker.connection.recv()
+        except BaseException:
+            worker.kill()
+            raise
+        if status != "ready":
+            worker.kill()
+            raise RenderError("the render process did not start")
+        return worker
+
     async def render(self, job: RenderJob) -> str:
         async with self._slots:
-            worker = self._idle.pop() if self._idle else _Worker(self.budget)
+            worker = self._idle.pop() if self._idle else await self._started()
             try:
                 status, payload = await self._exchange(worker, job)
             except BaseException:
@@ -130,7 +163,8 @@ class RenderPool:
             raise BudgetExceeded(str(payload))
         raise RenderError(str(payload))
 
-    async def _exchange(self, worker: _Worker, job: RenderJob) -> tuple[str, Any]:
+    @staticmethod
+    async def _wait_readable(worker: _Worker, seconds: float) -> None:
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
         fd = worker.connection.fileno()
@@ -141,14 +175,18 @@ class RenderPool:
 
         loop.add_reader(fd, wake)
         try:
-            worker.connection.send(job)
-            await asyncio.wait_for(ready, self.budget.timeout_seconds)
+            await asyncio.wait_for(ready, seconds)
+        finally:
+            loop.remove_reader(fd)
+
+    async def _exchange(self, worker: _Worker, job: RenderJob) -> tuple[str, Any]:
+        worker.connection.send(job)
+        try:
+            await self._wait_readable(worker, self.budget.timeout_seconds)
         except TimeoutError:
             raise BudgetExceeded(
                 f"the render ran past its time budget of {self.budget.timeout_seconds:g} s"
             ) from None
-        finally:
-            loop.remove_reader(fd)
         try:
             reply: tuple[str, Any] = worker.connection.recv()
         except (EOFError, OSError):
