@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import orjson
 from arq.jobs import Job
@@ -19,6 +20,7 @@ from dyndash_common.db.models import Event
 from dyndash_common.db.types import utcnow
 from dyndash_common.events.model import ChangeEvent, EntityRef
 from dyndash_common.jobs import ArqJobs
+from dyndash_common.templating.sandbox import DashboardSandbox
 from tests.gateway.conftest import Site
 from tests.renderer.conftest import running_worker, until, warmed
 from tests.utils.backends import Backend
@@ -207,12 +209,13 @@ async def test_a_job_killed_mid_render_completes_on_another_worker(
         "REDIS_URL": settings.redis_url or "",
         "DYNDASH_REDIS_PREFIX": settings.redis_prefix,
         "DYNDASH_KEY_PEPPER": settings.key_pepper,
-        "DYNDASH_RENDERER_JOB_TIMEOUT_SECONDS": "4",
-        "DYNDASH_RENDER_TIMEOUT_SECONDS": "3",
+        # The killed job is retried once arq's in-progress marker expires: job timeout + 10 s.
+        "DYNDASH_RENDERER_JOB_TIMEOUT_SECONDS": "10",
+        "DYNDASH_RENDER_TIMEOUT_SECONDS": "9",
         "DYNDASH_LOG_LEVEL": "WARNING",
     }
     command = [sys.executable, "-m", "dyndash.cli", "renderer"]
-    slow = "{% for i in range(8000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}done"
+    slow = _template_rendering_for(seconds=2.0)
     template = await site.publish_page("/slow", "fast", name="slow")
     in_progress = (
         f"arq:in-progress:{settings.redis_prefix}:warm:template.updated:{template['id']}:2"
@@ -232,6 +235,7 @@ async def test_a_job_killed_mid_render_completes_on_another_worker(
     finally:
         if first.poll() is None:
             first.kill()
+            first.wait()
         await redis.aclose()
     second = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -245,6 +249,20 @@ async def test_a_job_killed_mid_render_completes_on_another_worker(
     finally:
         second.terminate()
         second.wait(timeout=10)
+
+
+def _template_rendering_for(seconds: float) -> str:
+    """A loop calibrated on this machine to take about `seconds`, well inside the budget.
+
+    A fixed loop count is either finished before the kill on a fast machine or over the
+    render budget on a slow one; measuring here keeps the job in flight when it is killed.
+    """
+    loop = "{%% for i in range(%d) %%}{%% for j in range(1000) %%}{%% endfor %%}{%% endfor %%}"
+    sample = 1000
+    started = time.perf_counter()
+    DashboardSandbox().from_string(loop % sample).render()
+    per_outer = (time.perf_counter() - started) / sample
+    return (loop % max(sample, int(seconds / per_outer))) + "done"
 
 
 async def _render_status_is(site: Site, template_id: int, status: str) -> bool:
