@@ -90,7 +90,10 @@ def cmd_renderer(args: argparse.Namespace) -> int:
 
     if args.check:
         return asyncio.run(check())
-    run()
+    settings = get_settings()
+    if args.metrics_port is not None:
+        settings = settings.model_copy(update={"renderer_metrics_port": args.metrics_port})
+    run(settings)
     return 0
 
 
@@ -222,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     renderer = commands.add_parser("renderer", help="run a render worker (needs REDIS_URL)")
     renderer.add_argument(
         "--check", action="store_true", help="exit 0 if this host's worker is alive (health check)"
+    )
+    renderer.add_argument(
+        "--metrics-port", type=int, help="port of /metrics (default 9100; 0 turns it off)"
     )
     renderer.set_defaults(handler=cmd_renderer)
 

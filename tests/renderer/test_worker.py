@@ -213,6 +213,7 @@ async def test_a_job_killed_mid_render_completes_on_another_worker(
         "DYNDASH_RENDERER_JOB_TIMEOUT_SECONDS": "10",
         "DYNDASH_RENDER_TIMEOUT_SECONDS": "9",
         "DYNDASH_LOG_LEVEL": "WARNING",
+        "DYNDASH_RENDERER_METRICS_PORT": "0",
     }
     command = [sys.executable, "-m", "dyndash.cli", "renderer"]
     slow = _template_rendering_for(seconds=2.0)

@@ -79,6 +79,8 @@ def _settings(**values: Any) -> Settings:
         bootstrap_api_key=ADMIN_SECRET,
         key_pepper=TEST_PEPPER,
         outbox_sweep_interval_seconds=0.2,
+        # Workers started by tests serve no /metrics port (several share one process).
+        renderer_metrics_port=0,
         **values,
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 RENDERS = Counter(
     "dyndash_renders_total",
@@ -23,4 +23,43 @@ EVENT_LAG_SECONDS = Histogram(
     "dyndash_event_lag_seconds",
     "Commit of a change to its application in this process",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0),
+)
+EVENTS_PUBLISHED = Counter(
+    "dyndash_events_published_total", "Change events this process published to the bus"
+)
+
+# The gateway's hot path is served outside FastAPI, so the HTTP instrumentator does not see it.
+PAGE_REQUESTS = Counter(
+    "dyndash_page_requests_total",
+    "Pages, fragments and assets answered by the gateway's hot path, by status class",
+    ["kind", "status"],
+)
+PAGE_SECONDS = Histogram(
+    "dyndash_page_request_duration_seconds",
+    "Time to answer a page, fragment or asset request",
+    ["kind"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+# Read at scrape time (see dyndash_common.web.instrumentation).
+DB_POOL_IN_USE = Gauge(
+    "dyndash_db_pool_connections_in_use", "Database connections checked out of the pool"
+)
+L1_BYTES = Gauge("dyndash_l1_cache_bytes", "Bytes held by this process's in-memory cache")
+L1_ENTRIES = Gauge("dyndash_l1_cache_entries", "Entries held by this process's in-memory cache")
+REDIS_USED_MEMORY = Gauge(
+    "dyndash_redis_used_memory_bytes", "Redis used_memory as last read by this process"
+)
+
+RENDER_JOBS_QUEUED = Gauge("dyndash_render_jobs_queued", "Render jobs waiting in the queue")
+RENDER_JOBS_RUNNING = Gauge("dyndash_render_jobs_running", "Render jobs running in this worker")
+RENDER_JOBS = Counter(
+    "dyndash_render_jobs_total",
+    "Render jobs finished by this worker, by outcome (complete, failed, retried)",
+    ["outcome"],
+)
+RENDER_JOB_SECONDS = Histogram(
+    "dyndash_render_job_seconds",
+    "Duration of a render job in this worker",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     renderer_job_timeout_seconds: float = Field(default=30.0, gt=0)
     # How often an idle worker looks at the queue; arq's default of 0.5 s would delay every job.
     renderer_poll_delay_seconds: float = Field(default=0.01, gt=0)
+    # Prometheus /metrics of a render worker (it has no HTTP server of its own); 0 turns it off.
+    renderer_metrics_port: int = Field(default=9100, ge=0, le=65535)
+    renderer_metrics_host: str = "127.0.0.1"
+    # How often a worker reads the queue depth into its gauge and its `render_queue_depth` log
+    # line (what the ECS queue-depth scaling policy is computed from).
+    renderer_queue_report_seconds: float = Field(default=15.0, gt=0)
     event_stream_maxlen: int = Field(default=100_000, ge=100)
     outbox_sweep_interval_seconds: float = Field(default=2.0, gt=0)
     # An event younger than this is left to the writer's own publish; the sweeper takes the rest.

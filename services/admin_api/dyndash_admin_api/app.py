@@ -18,6 +18,7 @@ from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.templating.budget import RenderBudget, RenderPool
 from dyndash_common.web.errors import install_error_handlers
+from dyndash_common.web.instrumentation import instrument_http
 from dyndash_common.web.middleware import BodyLimitMiddleware, RequestIdMiddleware
 
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    instrument_http(app)
     for router in (
         templates.router,
         routes.router,

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.envelope import Envelope, ErrorData
 from dyndash_common.errors import Forbidden, NotFound, RateLimited, Unauthorized, Unavailable
 from dyndash_common.site.keys import data_key
+from dyndash_common.web.instrumentation import scrape
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.responses import etag_matches, wants_gzip
 from dyndash_gateway.service import Unservable
@@ -140,9 +141,11 @@ async def live_dashboard(
 
 
 @router.get("/metrics", tags=["health"], response_class=PlainTextResponse)
-async def metrics() -> PlainTextResponse:
+async def metrics(request: Request) -> PlainTextResponse:
     """Prometheus text format, this process only."""
-    return PlainTextResponse(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    gateway = _gateway(request)
+    body = await scrape(gateway.runtime.database, gateway.runtime.redis, gateway.memory)
+    return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/healthz", tags=["health"])

@@ -12,6 +12,8 @@ from dyndash_common.events.bus import EventBus
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.web.errors import install_error_handlers
+from dyndash_common.web.instrumentation import instrument_http
+from dyndash_common.web.middleware import RequestIdMiddleware
 from dyndash_gateway import api
 from dyndash_gateway.front import GatewayFront
 from dyndash_gateway.gateway import Gateway
@@ -38,14 +40,16 @@ def create_framework_app(settings: Settings, bus: EventBus | None = None) -> Fas
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    instrument_http(app)
     app.include_router(api.router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET"],
         allow_headers=["X-API-Key", "Authorization", "If-None-Match"],
-        expose_headers=["ETag", "X-Cache"],
+        expose_headers=["ETag", "X-Cache", "X-Request-ID"],
     )
+    app.add_middleware(RequestIdMiddleware)
     return app
 
 

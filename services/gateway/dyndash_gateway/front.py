@@ -6,12 +6,16 @@ app behind it. Cached responses are sent from pre-built bytes with no framework 
 
 from __future__ import annotations
 
+import os
+from time import perf_counter
 from typing import Any
 from urllib.parse import parse_qs
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dyndash_common.cache.entry import CachedEntry
+from dyndash_common.logs import request_id
+from dyndash_common.metrics import PAGE_REQUESTS, PAGE_SECONDS
 from dyndash_common.site.keys import fragment_key, fragment_signature, page_key, page_signature
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.responses import send_entry, send_page, wants_gzip
@@ -29,6 +33,24 @@ FRAMEWORK_PREFIXES = (
 MAX_QUERY_VALUE = 200
 ASSET_TYPES = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
 IMMUTABLE = b"public, max-age=31536000, immutable"
+
+
+# Labelled children looked up once: the hot path pays a dict lookup, not a label resolution.
+PAGE_KINDS = ("page", "fragment", "asset")
+PAGE_OUTCOMES = {
+    (kind, status_class): PAGE_REQUESTS.labels(kind, f"{status_class}xx")
+    for kind in PAGE_KINDS
+    for status_class in range(1, 6)
+}
+PAGE_DURATIONS = {kind: PAGE_SECONDS.labels(kind) for kind in PAGE_KINDS}
+
+
+def _kind(path: str) -> str:
+    if path.startswith("/assets/"):
+        return "asset"
+    if path.startswith("/fragments/widgets/"):
+        return "fragment"
+    return "page"
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
@@ -54,6 +76,28 @@ class GatewayFront:
         if scope["type"] != "http" or scope["path"].startswith(FRAMEWORK_PREFIXES):
             await self.framework(scope, receive, send)
             return
+        started = perf_counter()
+        incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+        current = incoming[:128] if incoming else os.urandom(8).hex().encode()
+        token = request_id.set(current.decode("latin-1"))
+        status = 500
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", current)]
+            await send(message)
+
+        try:
+            await self._serve(scope, observed_send)
+        finally:
+            request_id.reset(token)
+            kind = _kind(scope["path"])
+            PAGE_OUTCOMES[kind, min(status // 100, 5)].inc()
+            PAGE_DURATIONS[kind].observe(perf_counter() - started)
+
+    async def _serve(self, scope: Scope, send: Send) -> None:
         gateway: Gateway | None = getattr(self.holder.state, "gateway", None)
         method = scope["method"]
         head = method == "HEAD"

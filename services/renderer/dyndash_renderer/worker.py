@@ -7,8 +7,11 @@ backoff; a template that fails or overruns its budget is recorded, never retried
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import socket
+import time
 from typing import Any
 
 import orjson
@@ -16,6 +19,7 @@ from arq import Retry
 from arq.connections import RedisSettings
 from arq.cron import cron
 from arq.worker import func
+from prometheus_client import start_http_server
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
@@ -24,6 +28,12 @@ from dyndash_common.events.model import ChangeEvent, EntityRef
 from dyndash_common.events.publisher import sweep_once
 from dyndash_common.jobs import WARM_FUNCTION, ArqJobs, queue_name, warm_job_id
 from dyndash_common.logs import configure_logging
+from dyndash_common.metrics import (
+    RENDER_JOB_SECONDS,
+    RENDER_JOBS,
+    RENDER_JOBS_QUEUED,
+    RENDER_JOBS_RUNNING,
+)
 from dyndash_common.runtime import Runtime, build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.site.builder import PageBuilder, ProcessTemplates
@@ -60,6 +70,14 @@ async def startup(ctx: dict[str, Any]) -> None:
         size=settings.renderer_processes,
     )
     await pool.start()
+    if settings.renderer_metrics_port:
+        server, _thread = start_http_server(
+            settings.renderer_metrics_port, settings.renderer_metrics_host
+        )
+        ctx["metrics_server"] = server
+    ctx["queue_reporter"] = asyncio.create_task(
+        _report_queue_depth(runtime, settings), name="render-queue-depth"
+    )
     ctx.update(
         runtime=runtime,
         state=state,
@@ -72,7 +90,30 @@ async def startup(ctx: dict[str, Any]) -> None:
     )
 
 
+async def _report_queue_depth(runtime: Runtime, settings: Settings) -> None:
+    """Keep the queued-jobs gauge current and log the depth as one JSON line per interval:
+    the deployment turns that line into the metric its renderer autoscaling follows."""
+    assert runtime.redis is not None
+    queue = queue_name(settings.redis_prefix)
+    while True:
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            depth = await runtime.redis.zcard(queue)
+            RENDER_JOBS_QUEUED.set(depth)
+            log.info(
+                "render_queue_depth",
+                extra={"details": {"queued": depth}},
+            )
+        await asyncio.sleep(settings.renderer_queue_report_seconds)
+
+
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "queue_reporter" in ctx:
+        ctx["queue_reporter"].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ctx["queue_reporter"]
+    if "metrics_server" in ctx:
+        ctx["metrics_server"].shutdown()
+        ctx["metrics_server"].server_close()
     if "pool" in ctx:
         ctx["pool"].close()
     if "runtime" in ctx:
@@ -84,6 +125,25 @@ async def warm_after_change(
 ) -> dict[str, Any]:
     """Warm what `raw_event` affects; with `route_ids`, only those routes' pages (a part of a
     big change, split off so that several replicas share it)."""
+    started = time.perf_counter()
+    RENDER_JOBS_RUNNING.inc()
+    outcome = "failed"
+    try:
+        result = await _warm(ctx, raw_event, route_ids)
+        outcome = "complete"
+        return result
+    except Retry:
+        outcome = "retried"
+        raise
+    finally:
+        RENDER_JOBS_RUNNING.dec()
+        RENDER_JOBS.labels(outcome).inc()
+        RENDER_JOB_SECONDS.observe(time.perf_counter() - started)
+
+
+async def _warm(
+    ctx: dict[str, Any], raw_event: dict[str, Any], route_ids: list[int] | None
+) -> dict[str, Any]:
     event = ChangeEvent.model_validate(raw_event)
     runtime: Runtime = ctx["runtime"]
     state: GatewayState = ctx["state"]

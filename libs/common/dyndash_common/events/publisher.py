@@ -16,6 +16,7 @@ from dyndash_common.events.bus import EventBus
 from dyndash_common.events.model import ChangeEvent
 from dyndash_common.events.outbox import mark_published
 from dyndash_common.jobs import JobQueue
+from dyndash_common.metrics import EVENTS_PUBLISHED
 
 log = logging.getLogger("dyndash.events")
 
@@ -30,6 +31,7 @@ async def publish_committed(
     try:
         for event in events:
             await bus.publish(event)
+            EVENTS_PUBLISHED.inc()
             await jobs.enqueue_warm(event)
         async with database.write() as session:
             await mark_published(session, [event.id for event in events])
@@ -59,6 +61,7 @@ async def sweep_once(
         for row in rows:
             event = ChangeEvent.from_row(row)
             await bus.publish(event)
+            EVENTS_PUBLISHED.inc()
             await jobs.enqueue_warm(event)
         await mark_published(session, [row.id for row in rows])
     if rows:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from dyndash_admin_api.deps import RuntimeDep
+from dyndash_common.web.instrumentation import scrape
 
 router = APIRouter(tags=["health"])
 
@@ -45,3 +47,10 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
     )
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(runtime: RuntimeDep) -> PlainTextResponse:
+    """Prometheus text format, this process only."""
+    body = await scrape(runtime.database, runtime.redis)
+    return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,135 @@
+"""Each service's /metrics: its own traffic, cache layers, gauges read at scrape time, and
+output that `promtool check metrics` accepts."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.gateway.conftest import Site, start_site
+from tests.operations.promtool import promtool_check
+from tests.renderer.conftest import running_worker, until
+from tests.utils.backends import Backend
+
+
+def samples(exposition: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+    }
+
+
+def value(exposition: str, name: str, **labels: str) -> float:
+    return samples(exposition).get((name, frozenset(labels.items())), 0.0)
+
+
+async def test_gateway_metrics_count_its_pages_cache_layers_and_memory(
+    site: Site, backend: Backend
+) -> None:
+    await site.publish_page("/counted", "<p>counted</p>")
+    before = (await site.web.get("/metrics")).text
+    first = await site.page("/counted")
+    second = await site.page("/counted")
+    missing = await site.page("/nowhere")
+    assert (first.status_code, second.status_code, missing.status_code) == (200, 200, 404)
+    assert second.headers["x-cache"] == "HIT-L1"
+    assert second.headers["x-request-id"]
+    response = await site.web.get("/metrics")
+    after = response.text
+    assert response.headers["content-type"].startswith("text/plain")
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("dyndash_page_requests_total", kind="page", status="2xx") == 2
+    assert grew("dyndash_page_requests_total", kind="page", status="4xx") == 1
+    assert grew("dyndash_page_request_duration_seconds_count", kind="page") == 3
+    assert grew("dyndash_cache_requests_total", layer="HIT-L1") >= 1
+    assert value(after, "dyndash_l1_cache_bytes") > 0
+    assert value(after, "dyndash_l1_cache_entries") >= 1
+    assert ("dyndash_db_pool_connections_in_use", frozenset()) in samples(after)
+    assert value(after, "process_resident_memory_bytes") > 0
+    if backend.name == "postgres":
+        assert value(after, "dyndash_redis_used_memory_bytes") > 0
+    # The JSON API goes through FastAPI and its instrumentator.
+    await site.web.get("/api/v1/data/dashboard/999999")
+    api = (await site.web.get("/metrics")).text
+    assert (
+        value(
+            api,
+            "http_requests_total",
+            handler="/api/v1/data/dashboard/{dashboard_id}",
+            method="GET",
+            status="4xx",
+        )
+        >= 1
+    )
+    promtool_check(api.encode())
+
+
+async def test_admin_metrics_count_api_requests_and_published_events(site: Site) -> None:
+    before = (await site.admin.client.get("/metrics")).text
+    await site.admin.create_template("measured", "<p>m</p>")
+    bad = await site.admin.client.post("/api/v1/templates", json={"name": ""})
+    assert bad.status_code == 422
+    after = (await site.admin.client.get("/metrics")).text
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert (
+        grew("http_requests_total", handler="/api/v1/templates", method="POST", status="2xx") == 1
+    )
+    assert (
+        grew("http_requests_total", handler="/api/v1/templates", method="POST", status="4xx") == 1
+    )
+    assert (
+        grew("http_request_duration_seconds_count", handler="/api/v1/templates", method="POST") == 2
+    )
+    assert grew("dyndash_events_published_total") >= 1
+    promtool_check(after.encode())
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_renderer_serves_job_metrics_on_its_own_port(real_servers: Backend) -> None:
+    port = _free_port()
+    settings = real_servers.settings.model_copy(update={"renderer_metrics_port": port})
+    url = f"http://127.0.0.1:{port}/metrics"
+    async for site in start_site(real_servers):
+        async with running_worker(settings), httpx.AsyncClient() as client:
+
+            async def serving() -> bool:
+                try:
+                    return (await client.get(url)).status_code == 200
+                except httpx.TransportError:
+                    return False  # the worker's start-up has not opened the port yet
+
+            await until(serving)
+            before = (await client.get(url)).text
+            completed = value(before, "dyndash_render_jobs_total", outcome="complete")
+            await site.publish_page("/jobbed", "<p>v1</p>", name="jobbed")
+
+            async def job_done() -> bool:
+                scraped = (await client.get(url)).text
+                # Rendered by the route's job, and no job of this change still running.
+                return (
+                    value(scraped, "dyndash_renders_total", template="jobbed", outcome="ok") >= 1
+                    and value(scraped, "dyndash_render_jobs_running") == 0
+                )
+
+            await until(job_done)
+            after = (await client.get(url)).text
+    assert value(after, "dyndash_render_job_seconds_count") > value(
+        before, "dyndash_render_job_seconds_count"
+    )
+    assert ("dyndash_render_jobs_queued", frozenset()) in samples(after)
+    assert value(after, "dyndash_render_jobs_total", outcome="complete") > completed
+    promtool_check(after.encode())
