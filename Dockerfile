@@ -23,7 +23,8 @@ RUN useradd --create-home --uid 10001 dyndash
 WORKDIR /app
 COPY --from=build --chown=dyndash:dyndash /app/.venv /app/.venv
 ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 DYNDASH_ENV=production \
-    DYNDASH_ADMIN_HOST=0.0.0.0 DYNDASH_GATEWAY_HOST=0.0.0.0
+    DYNDASH_ADMIN_HOST=0.0.0.0 DYNDASH_GATEWAY_HOST=0.0.0.0 \
+    DYNDASH_RENDERER_METRICS_HOST=0.0.0.0
 USER dyndash
 EXPOSE 8000 8001 9100
 # Overridden per service: `dyndash admin`, `dyndash renderer`, `dyndash migrate`.

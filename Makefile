@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 # uv from PATH, else a private copy in .tools/ (a venv, so it works where pip may not
-# install into the system Python).
+# install into the system Python). The version is the Dockerfile's (tests/operations keeps
+# them equal), so the image and CI resolve the lock with the same tool.
 UV := $(shell command -v uv 2>/dev/null)
 ifeq ($(UV),)
 UV := .tools/bin/uv
@@ -11,7 +12,7 @@ endif
 .PHONY: dev test lint bench uv sync
 
 uv:
-	@$(UV) --version >/dev/null 2>&1 || { $(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv; }
+	@$(UV) --version >/dev/null 2>&1 || { $(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv==0.13.9; }
 
 sync: uv
 	@$(UV) sync --frozen --quiet

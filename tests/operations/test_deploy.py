@@ -1,0 +1,155 @@
+"""The deployment files: compose.yaml against the Compose Specification's schema, the ECS
+CloudFormation template through cfn-lint and the seed's sizing, and the Dockerfile installing
+exactly as CI does."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_SERVICES = ("admin_api", "gateway", "renderer")
+# cfn-lint (pinned in the dev dependencies) through the test's own interpreter.
+CFN_LINT = "import sys; from cfnlint.runner import main; sys.exit(main())"
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    schema = json.loads((ROOT / "tests/data/compose-spec.json").read_text())
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    errors = sorted(
+        jsonschema.Draft7Validator(schema).iter_errors(compose), key=lambda e: list(e.path)
+    )
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]
+
+
+def test_the_schema_check_rejects_a_broken_compose_file() -> None:
+    schema = json.loads((ROOT / "tests/data/compose-spec.json").read_text())
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    compose["services"]["gateway"]["depends_on"]["migrate"]["condition"] = "when_it_feels_like_it"
+    compose["services"]["gateway"]["restart_policy"] = "always"
+    messages = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(compose)]
+    assert len(messages) >= 2, messages
+
+
+def test_compose_runs_every_service_after_migrations_with_health_checks() -> None:
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    assert set(services) == {"postgres", "redis", "migrate", *APP_SERVICES}
+    assert services["migrate"]["command"] == ["dyndash", "migrate"]
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in ("postgres", "redis", *APP_SERVICES):
+        assert services[name]["healthcheck"]["test"], name
+    for name in APP_SERVICES:
+        depends = services[name]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully", name
+        assert depends["redis"]["condition"] == "service_healthy", name
+        assert services[name]["command"][:2] == ["dyndash", name.split("_")[0]], name
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """Short-form intrinsics (!Ref, !Sub, ...) read as {"Fn": value}; structure only."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {suffix: value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+
+
+def _template() -> dict[str, Any]:
+    text = (ROOT / "deploy/ecs/dyndash.yaml").read_text()
+    loaded: dict[str, Any] = yaml.load(text, Loader=_CloudFormationLoader)
+    return loaded
+
+
+def test_cloudformation_template_passes_cfn_lint() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", CFN_LINT, str(ROOT / "deploy/ecs/dyndash.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cloudformation_services_have_the_seed_sizing_and_scaling() -> None:
+    template = _template()
+    resources = template["Resources"]
+
+    def of_type(kind: str) -> dict[str, Any]:
+        return {name: r for name, r in resources.items() if r["Type"] == kind}
+
+    tasks = of_type("AWS::ECS::TaskDefinition")
+    services = of_type("AWS::ECS::Service")
+    assert len(services) == 3
+    for name in ("GatewayTaskDefinition", "AdminTaskDefinition", "RendererTaskDefinition"):
+        properties = tasks[name]["Properties"]
+        assert (properties["Cpu"], properties["Memory"]) == ("1024", "2048"), name
+        assert properties["RequiresCompatibilities"] == ["FARGATE"], name
+        (container,) = properties["ContainerDefinitions"]
+        assert container["Memory"] == 1024, name
+        secrets = {secret["Name"] for secret in container["Secrets"]}
+        assert {"DATABASE_URL", "DYNDASH_KEY_PEPPER", "DYNDASH_BOOTSTRAP_API_KEY"} <= secrets
+        assert container["LogConfiguration"]["LogDriver"] == "awslogs", name
+    for name in ("GatewayTaskDefinition", "AdminTaskDefinition"):
+        (container,) = tasks[name]["Properties"]["ContainerDefinitions"]
+        assert container["PortMappings"][0]["ContainerPort"] == 8000, name
+    parameters = template["Parameters"]
+    assert (parameters["DesiredCount"]["Default"], parameters["MinCount"]["Default"]) == (2, 1)
+    assert parameters["MaxCount"]["Default"] == 5
+    targets: dict[str, set[str]] = {}
+    for policy in of_type("AWS::ApplicationAutoScaling::ScalingPolicy").values():
+        configuration = policy["Properties"]["TargetTrackingScalingPolicyConfiguration"]
+        predefined = configuration.get("PredefinedMetricSpecification", {})
+        metric = (
+            predefined.get("PredefinedMetricType")
+            or configuration["CustomizedMetricSpecification"]["MetricName"]
+        )
+        target = configuration["TargetValue"]
+        targets.setdefault(str(policy["Properties"]["ScalingTargetId"]), set()).add(
+            f"{metric}={target}"
+        )
+    assert len(targets) == 3
+    for policies in targets.values():
+        assert {"ECSServiceAverageCPUUtilization=70", "ECSServiceAverageMemoryUtilization=80"} <= {
+            p.replace(".0", "") for p in policies
+        }
+    assert any(any(p.startswith("RenderQueueDepth=") for p in ps) for ps in targets.values())
+    # The queue-depth metric comes from the renderer's log lines (see the worker's reporter).
+    (metric_filter,) = of_type("AWS::Logs::MetricFilter").values()
+    transformation = metric_filter["Properties"]["MetricTransformations"][0]
+    assert transformation["MetricName"] == "RenderQueueDepth"
+    assert "render_queue_depth" in metric_filter["Properties"]["FilterPattern"]
+    balancers = of_type("AWS::ElasticLoadBalancingV2::LoadBalancer")
+    schemes = sorted(b["Properties"]["Scheme"] for b in balancers.values())
+    assert schemes == ["internal", "internet-facing"]
+    assert of_type("AWS::RDS::DBInstance")
+    assert of_type("AWS::ElastiCache::ReplicationGroup")
+
+
+def test_dockerfile_installs_as_ci_does_and_runs_unprivileged() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert len(re.findall(r"^FROM ", dockerfile, re.MULTILINE)) >= 2  # multi-stage
+    # `make test` installs with `uv sync --frozen` from the one lock; the image does the same.
+    assert "$(UV) sync --frozen" in makefile
+    assert re.search(r"^RUN uv sync --frozen", dockerfile, re.MULTILINE)
+    pinned = re.search(r"pip install --no-cache-dir uv==([\d.]+)", dockerfile)
+    assert pinned is not None
+    assert f"uv=={pinned.group(1)}" in makefile, "the Makefile and the image install other uv"
+    user = re.findall(r"^USER (\S+)", dockerfile, re.MULTILINE)
+    assert user
+    assert user[-1] not in ("root", "0")
