@@ -9,7 +9,7 @@ ifeq ($(UV),)
 UV := .tools/bin/uv
 endif
 
-.PHONY: dev test lint bench uv sync
+.PHONY: dev test lint bench cluster uv sync
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { $(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv==0.13.9; }
@@ -31,3 +31,10 @@ lint: sync
 bench: sync
 	$(UV) run --frozen python -m bench.event_latency
 	$(UV) run --frozen python -m bench.gateway
+	$(UV) run --frozen python -m bench.renderer
+
+# One admin API, three gateways and two renderers on loopback, against the local PostgreSQL
+# (database dyndash_cluster, created when missing) and Redis; override with DATABASE_URL and
+# REDIS_URL. Prints the URLs and an admin key; Ctrl-C stops every process.
+cluster: sync
+	$(UV) run --frozen python -m dyndash.cluster

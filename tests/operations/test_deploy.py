@@ -100,7 +100,7 @@ def test_cloudformation_services_have_the_seed_sizing_and_scaling() -> None:
         assert (properties["Cpu"], properties["Memory"]) == ("1024", "2048"), name
         assert properties["RequiresCompatibilities"] == ["FARGATE"], name
         (container,) = properties["ContainerDefinitions"]
-        assert container["Memory"] == 1024, name
+        assert container["MemoryReservation"] == 1024, name
         secrets = {secret["Name"] for secret in container["Secrets"]}
         assert {"DATABASE_URL", "DYNDASH_KEY_PEPPER", "DYNDASH_BOOTSTRAP_API_KEY"} <= secrets
         assert container["LogConfiguration"]["LogDriver"] == "awslogs", name
@@ -138,6 +138,11 @@ def test_cloudformation_services_have_the_seed_sizing_and_scaling() -> None:
     assert schemes == ["internal", "internet-facing"]
     assert of_type("AWS::RDS::DBInstance")
     assert of_type("AWS::ElastiCache::ReplicationGroup")
+    # Operator paths are not served to the internet.
+    (blocked,) = of_type("AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    paths = blocked["Properties"]["Conditions"][0]["PathPatternConfig"]["Values"]
+    assert "/metrics" in paths
+    assert blocked["Properties"]["Actions"][0]["Type"] == "fixed-response"
 
 
 def test_dockerfile_installs_as_ci_does_and_runs_unprivileged() -> None:
@@ -153,3 +158,41 @@ def test_dockerfile_installs_as_ci_does_and_runs_unprivileged() -> None:
     user = re.findall(r"^USER (\S+)", dockerfile, re.MULTILINE)
     assert user
     assert user[-1] not in ("root", "0")
+
+
+def _exported_metric_names() -> set[str]:
+    """Every series name the services can export, from the process-wide registry."""
+    from prometheus_client import REGISTRY
+
+    import dyndash_common.metrics  # noqa: F401  (registers our metrics)
+    from dyndash_common.web.instrumentation import _http_instrumentation
+
+    _http_instrumentation()  # registers the instrumentator's HTTP metrics
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "histogram": ("_bucket", "_sum", "_count", "_created"),
+        "gauge": ("",),
+    }
+    return {
+        family.name + suffix
+        for family in REGISTRY.collect()
+        for suffix in suffixes.get(family.type, ("",))
+    }
+
+
+def test_grafana_dashboard_queries_only_metrics_the_services_export() -> None:
+    dashboard = json.loads((ROOT / "deploy/grafana/dyndash.json").read_text())
+    expressions = [
+        target["expr"]
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+        if "expr" in target
+    ]
+    assert len(expressions) >= 10
+    used = {
+        name
+        for expression in expressions
+        for name in re.findall(r"\b((?:dyndash|http|process)_[a-z_]+)\b", expression)
+    }
+    assert used, expressions
+    assert used <= _exported_metric_names(), used - _exported_metric_names()

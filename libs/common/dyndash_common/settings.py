@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     # Per client address and gateway instance, for pages, fragments and assets; 0 turns it off.
     gateway_rate_limit_requests: int = Field(default=1200, ge=0)
     access_log: bool = False
-    renderer_max_jobs: int = Field(default=8, ge=1, le=256)
+    # Jobs one worker takes at once; unset: twice its render processes. A worker taking more
+    # than it can render holds work that an idle replica could have done.
+    renderer_max_jobs: int | None = Field(default=None, ge=1, le=256)
     renderer_processes: int = Field(default=2, ge=1, le=32)
     # Also how long a job of a killed worker waits before another runs it (plus 10 s).
     renderer_job_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -262,7 +262,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "job_serializer": orjson.dumps,
         "job_deserializer": orjson.loads,
         "poll_delay": settings.renderer_poll_delay_seconds,
-        "max_jobs": settings.renderer_max_jobs,
+        "max_jobs": settings.renderer_max_jobs or 2 * settings.renderer_processes,
         "job_timeout": settings.renderer_job_timeout_seconds,
         "keep_result": 3600,
         "health_check_interval": 5,
