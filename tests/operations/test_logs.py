@@ -74,7 +74,11 @@ def _run_until(
             exercise()
     finally:
         process.terminate()
-        process.wait(timeout=15)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         reader.join(timeout=5)
         assert process.stderr is not None
         process.stderr.close()
@@ -146,7 +150,21 @@ def test_renderer_logs_are_seed_json_including_arq_lines(
     records = _parsed(lines, "renderer")
     assert any(r["details"].get("logger", "").startswith("arq") for r in records), records
     depth = next(r for r in records if r["event"] == "render_queue_depth")
-    assert depth["details"]["queued"] == 0
+    assert depth["details"] == {"queued": 0, "workers": 1, "per_worker": 0.0}
+
+
+def test_renderer_queue_depth_line_survives_a_quieter_log_level(
+    postgres_url: str, redis_prefix: str
+) -> None:
+    # The line is the autoscaling metric of the deployment: it is written whatever the level.
+    env = {
+        **_environment(postgres_url, redis_prefix),
+        "DYNDASH_RENDERER_METRICS_PORT": "0",
+        "DYNDASH_LOG_LEVEL": "WARNING",
+    }
+    records = _parsed(_run_until(["renderer"], env, "render_queue_depth"), "renderer")
+    assert [r["level"] for r in records if r["event"] == "render_queue_depth"] == ["INFO"]
+    assert not any(r["details"].get("logger", "").startswith("arq") for r in records)
 
 
 class _TaskMetadata(BaseHTTPRequestHandler):

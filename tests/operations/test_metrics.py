@@ -6,8 +6,19 @@ from __future__ import annotations
 import socket
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 
+from dyndash_common.metrics import (
+    L1_BYTES,
+    L1_ENTRIES,
+    REDIS_USED_MEMORY,
+    RENDER_JOBS_QUEUED,
+    RENDER_WORKERS,
+)
+from dyndash_common.web.instrumentation import scrape
+from dyndash_gateway.front import GatewayFront
 from tests.gateway.conftest import Site, start_site
 from tests.operations.promtool import promtool_check
 from tests.renderer.conftest import running_worker, until
@@ -30,13 +41,16 @@ async def test_gateway_metrics_count_its_pages_cache_layers_and_memory(
     site: Site, backend: Backend
 ) -> None:
     await site.publish_page("/counted", "<p>counted</p>")
+    # Gauges are process-wide: zero those this scrape must set, so an earlier one can't pass.
+    for gauge in (L1_BYTES, L1_ENTRIES, REDIS_USED_MEMORY):
+        gauge.set(0)
     before = (await site.web.get("/metrics")).text
     first = await site.page("/counted")
     second = await site.page("/counted")
     missing = await site.page("/nowhere")
     assert (first.status_code, second.status_code, missing.status_code) == (200, 200, 404)
     assert second.headers["x-cache"] == "HIT-L1"
-    assert second.headers["x-request-id"]
+    assert len(second.headers["x-request-id"]) == 16
     response = await site.web.get("/metrics")
     after = response.text
     assert response.headers["content-type"].startswith("text/plain")
@@ -50,7 +64,6 @@ async def test_gateway_metrics_count_its_pages_cache_layers_and_memory(
     assert grew("dyndash_cache_requests_total", layer="HIT-L1") >= 1
     assert value(after, "dyndash_l1_cache_bytes") > 0
     assert value(after, "dyndash_l1_cache_entries") >= 1
-    assert ("dyndash_db_pool_connections_in_use", frozenset()) in samples(after)
     assert value(after, "process_resident_memory_bytes") > 0
     if backend.name == "postgres":
         assert value(after, "dyndash_redis_used_memory_bytes") > 0
@@ -93,6 +106,52 @@ async def test_admin_metrics_count_api_requests_and_published_events(site: Site)
     promtool_check(after.encode())
 
 
+async def test_pool_gauge_counts_connections_in_use(site: Site) -> None:
+    database = site.gateway.runtime.database
+    idle = value((await scrape(database, None)).decode(), "dyndash_db_pool_connections_in_use")
+    async with database.read() as session:
+        await session.execute(text("SELECT 1"))  # holds a pooled connection until the block ends
+        busy = (await scrape(database, None)).decode()
+    assert value(busy, "dyndash_db_pool_connections_in_use") == idle + 1
+
+
+async def test_request_ids_are_echoed_when_plain_and_replaced_when_not(site: Site) -> None:
+    await site.publish_page("/traced", "<p>traced</p>")
+    for path in ("/traced", "/api/v1/data/dashboard/999999"):
+        plain = await site.web.get(path, headers={"X-Request-ID": "req-42.a:b_c"})
+        assert plain.headers["x-request-id"] == "req-42.a:b_c"
+        for unsafe in ("has space", "x" * 129, "new\tline", ""):
+            replaced = await site.web.get(path, headers={"X-Request-ID": unsafe})
+            assert replaced.headers["x-request-id"] != unsafe
+            assert len(replaced.headers["x-request-id"]) == 16
+
+
+async def test_an_unexpected_error_is_a_clean_500_page_counted_and_traced(
+    site: Site, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    await site.publish_page("/broken", "<p>fine</p>")
+
+    async def broken(*_args: object) -> None:
+        raise RuntimeError("a bug, not a template error")
+
+    monkeypatch.setattr(GatewayFront, "_page", broken)
+    before = (await site.web.get("/metrics")).text
+    response = await site.page("/broken", headers={"X-Request-ID": "bug-1"})
+    after = (await site.web.get("/metrics")).text
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "bug-1"
+    assert "a bug" not in response.text  # no internals in the page
+    assert (
+        value(after, "dyndash_page_requests_total", kind="page", status="5xx")
+        == value(before, "dyndash_page_requests_total", kind="page", status="5xx") + 1
+    )
+    (record,) = [r for r in caplog.records if r.getMessage() == "page_request_failed"]
+    assert record.exc_info is not None
+    assert site.gateway is not None  # the gateway itself keeps serving
+    monkeypatch.undo()
+    assert (await site.page("/broken")).status_code == 200
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -102,6 +161,8 @@ def _free_port() -> int:
 async def test_renderer_serves_job_metrics_on_its_own_port(real_servers: Backend) -> None:
     port = _free_port()
     settings = real_servers.settings.model_copy(update={"renderer_metrics_port": port})
+    RENDER_JOBS_QUEUED.set(-1)
+    RENDER_WORKERS.set(0)
     url = f"http://127.0.0.1:{port}/metrics"
     async for site in start_site(real_servers):
         async with running_worker(settings), httpx.AsyncClient() as client:
@@ -114,6 +175,9 @@ async def test_renderer_serves_job_metrics_on_its_own_port(real_servers: Backend
 
             await until(serving)
             before = (await client.get(url)).text
+            # Set by the worker's queue reporter (it runs once at start-up).
+            assert value(before, "dyndash_render_jobs_queued") >= 0
+            assert value(before, "dyndash_render_workers") >= 1
             completed = value(before, "dyndash_render_jobs_total", outcome="complete")
             await site.publish_page("/jobbed", "<p>v1</p>", name="jobbed")
 
@@ -130,6 +194,5 @@ async def test_renderer_serves_job_metrics_on_its_own_port(real_servers: Backend
     assert value(after, "dyndash_render_job_seconds_count") > value(
         before, "dyndash_render_job_seconds_count"
     )
-    assert ("dyndash_render_jobs_queued", frozenset()) in samples(after)
     assert value(after, "dyndash_render_jobs_total", outcome="complete") > completed
     promtool_check(after.encode())

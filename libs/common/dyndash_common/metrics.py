@@ -6,7 +6,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 RENDERS = Counter(
     "dyndash_renders_total",
-    "Template renders, by template name and outcome",
+    "Template renders, by template name and outcome (ok, failed, budget)",
     ["template", "outcome"],
 )
 RENDER_SECONDS = Histogram(
@@ -51,11 +51,15 @@ REDIS_USED_MEMORY = Gauge(
     "dyndash_redis_used_memory_bytes", "Redis used_memory as last read by this process"
 )
 
-RENDER_JOBS_QUEUED = Gauge("dyndash_render_jobs_queued", "Render jobs waiting in the queue")
+RENDER_JOBS_QUEUED = Gauge(
+    "dyndash_render_jobs_queued",
+    "Render jobs due in the shared queue (waiting or running; deferred retries excluded)",
+)
+RENDER_WORKERS = Gauge("dyndash_render_workers", "Render workers that reported recently")
 RENDER_JOBS_RUNNING = Gauge("dyndash_render_jobs_running", "Render jobs running in this worker")
 RENDER_JOBS = Counter(
     "dyndash_render_jobs_total",
-    "Render jobs finished by this worker, by outcome (complete, failed, retried)",
+    "Render jobs ended in this worker, by outcome (complete, failed, retried, cancelled)",
     ["outcome"],
 )
 RENDER_JOB_SECONDS = Histogram(

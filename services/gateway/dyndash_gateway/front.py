@@ -6,7 +6,7 @@ app behind it. Cached responses are sent from pre-built bytes with no framework 
 
 from __future__ import annotations
 
-import os
+import logging
 from time import perf_counter
 from typing import Any
 from urllib.parse import parse_qs
@@ -17,6 +17,7 @@ from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.logs import request_id
 from dyndash_common.metrics import PAGE_REQUESTS, PAGE_SECONDS
 from dyndash_common.site.keys import fragment_key, fragment_signature, page_key, page_signature
+from dyndash_common.web.middleware import request_id_for
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.responses import send_entry, send_page, wants_gzip
 from dyndash_gateway.service import Unservable
@@ -31,6 +32,7 @@ FRAMEWORK_PREFIXES = (
     "/openapi.json",
 )
 MAX_QUERY_VALUE = 200
+log = logging.getLogger("dyndash.gateway")
 ASSET_TYPES = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
 IMMUTABLE = b"public, max-age=31536000, immutable"
 
@@ -77,20 +79,36 @@ class GatewayFront:
             await self.framework(scope, receive, send)
             return
         started = perf_counter()
-        incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
-        current = incoming[:128] if incoming else os.urandom(8).hex().encode()
-        token = request_id.set(current.decode("latin-1"))
+        current = request_id_for(scope["headers"])
+        token = request_id.set(current.decode("ascii"))
         status = 500
+        started_response = False
 
         async def observed_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
+                # Each response builds a fresh header list (never a cached one): append to it.
+                message["headers"].append((b"x-request-id", current))
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", current)]
+                started_response = True
             await send(message)
 
         try:
             await self._serve(scope, observed_send)
+        except Exception:
+            # Logged here, inside the request's id; the client gets the clean 500 page.
+            log.exception("page_request_failed", extra={"details": {"path": scope["path"]}})
+            if started_response:
+                raise  # the response has started: only dropping the connection is left
+            status = 500
+            await send_page(
+                send,
+                500,
+                "Page error",
+                "Something went wrong on our side.",
+                head=scope["method"] == "HEAD",
+                headers=[(b"x-request-id", current)],
+            )
         finally:
             request_id.reset(token)
             kind = _kind(scope["path"])

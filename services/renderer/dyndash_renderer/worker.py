@@ -27,12 +27,13 @@ from dyndash_common.cache.redis_store import RedisStore
 from dyndash_common.events.model import ChangeEvent, EntityRef
 from dyndash_common.events.publisher import sweep_once
 from dyndash_common.jobs import WARM_FUNCTION, ArqJobs, queue_name, warm_job_id
-from dyndash_common.logs import configure_logging
+from dyndash_common.logs import configure_logging, instance_id
 from dyndash_common.metrics import (
     RENDER_JOB_SECONDS,
     RENDER_JOBS,
     RENDER_JOBS_QUEUED,
     RENDER_JOBS_RUNNING,
+    RENDER_WORKERS,
 )
 from dyndash_common.runtime import Runtime, build_runtime
 from dyndash_common.settings import Settings, get_settings
@@ -50,8 +51,12 @@ from dyndash_common.templating.budget import RenderBudget, RenderPool
 from dyndash_renderer.status import record_render_status
 
 log = logging.getLogger("dyndash.renderer")
+# The autoscaling metric is read from this logger's lines: they must not follow the log level.
+queue_log = logging.getLogger("dyndash.renderer.queue")
+queue_log.setLevel(logging.INFO)
 
 RETRY_STEP_SECONDS = 0.5
+MAX_TRIES = 5
 ROUTES_PER_PART = 5
 
 
@@ -69,51 +74,79 @@ async def startup(ctx: dict[str, Any]) -> None:
         ),
         size=settings.renderer_processes,
     )
+    # In ctx before anything else can fail, so that shutdown closes them whatever happens next.
+    ctx.update(runtime=runtime, pool=pool)
     await pool.start()
-    if settings.renderer_metrics_port:
-        server, _thread = start_http_server(
-            settings.renderer_metrics_port, settings.renderer_metrics_host
-        )
-        ctx["metrics_server"] = server
-    ctx["queue_reporter"] = asyncio.create_task(
-        _report_queue_depth(runtime, settings), name="render-queue-depth"
-    )
     ctx.update(
-        runtime=runtime,
         state=state,
-        pool=pool,
         builder=PageBuilder(state.catalog, runtime.database, ProcessTemplates(state.catalog, pool)),
         sink=RedisSink(
             RedisStore(runtime.redis, settings.redis_prefix, settings.gateway_stale_seconds)
         ),
         variants=Variants(runtime.redis, settings.redis_prefix),
     )
+    if settings.renderer_metrics_port:
+        server, _thread = start_http_server(
+            settings.renderer_metrics_port, settings.renderer_metrics_host
+        )
+        ctx["metrics_server"] = server
+    ctx["queue_reporter"] = asyncio.create_task(
+        _report_queue_depth(runtime, settings, instance_id()), name="render-queue-depth"
+    )
 
 
-async def _report_queue_depth(runtime: Runtime, settings: Settings) -> None:
-    """Keep the queued-jobs gauge current and log the depth as one JSON line per interval:
-    the deployment turns that line into the metric its renderer autoscaling follows."""
+async def _report_queue_depth(runtime: Runtime, settings: Settings, instance: str) -> None:
+    """Keep the queue gauges current and log one `render_queue_depth` line per interval.
+
+    `queued` counts jobs that are due (waiting or running; retries deferred to later are not
+    work yet). Every worker sees the same queue, so the line also carries `per_worker`: the
+    backlog divided by the workers that reported in the last three intervals. That is the
+    value the deployment's target tracking follows: it falls as replicas are added.
+    """
     assert runtime.redis is not None
     queue = queue_name(settings.redis_prefix)
+    members = f"{settings.redis_prefix}:render-workers"
+    interval = settings.renderer_queue_report_seconds
     while True:
-        with contextlib.suppress(RedisError, OSError, TimeoutError):
-            depth = await runtime.redis.zcard(queue)
-            RENDER_JOBS_QUEUED.set(depth)
-            log.info(
+        try:
+            now = time.time()
+            async with runtime.redis.pipeline(transaction=False) as pipe:
+                pipe.zcount(queue, "-inf", int(now * 1000))
+                pipe.zadd(members, {instance: now})
+                pipe.zremrangebyscore(members, "-inf", now - 3 * interval)
+                pipe.zcard(members)
+                pipe.expire(members, int(10 * interval) + 1)
+                due, _, _, workers, _ = await pipe.execute()
+            RENDER_JOBS_QUEUED.set(due)
+            RENDER_WORKERS.set(workers)
+            queue_log.info(
                 "render_queue_depth",
-                extra={"details": {"queued": depth}},
+                extra={
+                    "details": {
+                        "queued": due,
+                        "workers": workers,
+                        "per_worker": round(due / max(1, workers), 2),
+                    }
+                },
             )
-        await asyncio.sleep(settings.renderer_queue_report_seconds)
+        except (RedisError, OSError, TimeoutError) as error:
+            log.warning("render_queue_depth_unavailable", extra={"details": {"error": repr(error)}})
+        except Exception:
+            # A reporter that dies takes the scaling metric with it: log and keep going.
+            log.exception("render_queue_depth_failed")
+        await asyncio.sleep(interval)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     if "queue_reporter" in ctx:
         ctx["queue_reporter"].cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(BaseException):
             await ctx["queue_reporter"]
     if "metrics_server" in ctx:
-        ctx["metrics_server"].shutdown()
-        ctx["metrics_server"].server_close()
+        server = ctx["metrics_server"]
+        # shutdown() waits for the serving thread's poll: off the event loop.
+        await asyncio.to_thread(server.shutdown)
+        server.server_close()
     if "pool" in ctx:
         ctx["pool"].close()
     if "runtime" in ctx:
@@ -133,7 +166,12 @@ async def warm_after_change(
         outcome = "complete"
         return result
     except Retry:
-        outcome = "retried"
+        # On the last try arq fails the job without calling us again: count it failed here.
+        outcome = "retried" if ctx.get("job_try", 1) < MAX_TRIES else "failed"
+        raise
+    except asyncio.CancelledError:
+        # A worker shutting down: arq runs the job again, on this or another replica.
+        outcome = "cancelled"
         raise
     finally:
         RENDER_JOBS_RUNNING.dec()
@@ -239,7 +277,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             func(
                 warm_after_change,
                 name=WARM_FUNCTION,
-                max_tries=5,
+                max_tries=MAX_TRIES,
                 timeout=settings.renderer_job_timeout_seconds,
             )
         ],

@@ -19,6 +19,7 @@ from dyndash_common.metrics import RENDER_SECONDS, RENDERS
 from dyndash_common.site.state import Catalog, RouteInfo, WidgetInfo
 from dyndash_common.templating.budget import RenderJob, RenderPool
 from dyndash_common.templating.inline import InlineRenderer
+from dyndash_common.templating.meter import BudgetExceeded
 from dyndash_common.templating.sandbox import DashboardSandbox
 
 HTML = "text/html; charset=utf-8"
@@ -180,6 +181,9 @@ class PageBuilder:
         started = time.perf_counter()
         try:
             html = await self.templates.render(name, source, context, assets)
+        except BudgetExceeded:
+            RENDERS.labels(label, "budget").inc()
+            raise
         except Exception:
             RENDERS.labels(label, "failed").inc()
             raise

@@ -32,9 +32,13 @@ def _http_instrumentation() -> Callable[[metrics.Info], None]:
     return instrumentation
 
 
+# Event streams stay open for minutes: timed as requests they would swamp the latency figures.
+EXCLUDED_HANDLERS = ["/metrics", "/api/v1/events", "/live/.*"]
+
+
 def instrument_http(app: Starlette) -> None:
     """Request count, latency and sizes per route template and status class."""
-    Instrumentator(excluded_handlers=["/metrics"]).add(_http_instrumentation()).instrument(app)
+    Instrumentator(excluded_handlers=EXCLUDED_HANDLERS).add(_http_instrumentation()).instrument(app)
 
 
 async def scrape(

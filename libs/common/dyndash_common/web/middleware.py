@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
+import os
+import re
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -10,6 +11,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dyndash_common.envelope import failure
 from dyndash_common.logs import request_id
+
+# What a client may choose as its request id: it is echoed as a header and written into logs.
+_ACCEPTED_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
+
+
+def request_id_for(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The client's X-Request-ID when it is a plain token, else a new one."""
+    for name, value in headers:
+        if name == b"x-request-id" and _ACCEPTED_REQUEST_ID.fullmatch(value):
+            return value
+    return os.urandom(8).hex().encode()
 
 
 class RequestIdMiddleware:
@@ -22,14 +34,12 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        current = incoming[:128] if incoming else uuid.uuid4().hex
-        token = request_id.set(current)
+        current = request_id_for(scope["headers"])
+        token = request_id.set(current.decode("ascii"))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", current.encode())]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", current)]
             await send(message)
 
         try:
