@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import subprocess
 import tempfile
@@ -72,6 +73,13 @@ def fetch(url: str) -> bytes:
         return bytes(response.read())
 
 
+def fetch_headers(url: str) -> list[tuple[str, str]]:
+    """The response headers a page is sent with, less those every server adds itself."""
+    own = {"date", "server", "content-length", "content-type", "x-request-id", "connection"}
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return [(name, value) for name, value in response.getheaders() if name.lower() not in own]
+
+
 def measure_arm(
     name: str, command: list[str], env: dict[str, str], port: int, seconds: int
 ) -> Load:
@@ -95,9 +103,19 @@ def throughput(env: dict[str, str], body_file: Path, seconds: int) -> dict[str, 
     with process(dyndash("gateway", port), gateway, f"http://127.0.0.1:{port}/healthz"):
         time.sleep(0.5)
         body_file.write_bytes(fetch(f"http://127.0.0.1:{port}{PAGE}"))
+        headers = fetch_headers(f"http://127.0.0.1:{port}{PAGE}")
+    headers_file = body_file.with_suffix(".headers.json")
+    # x-request-id is new per response; a fixed one stands in for it.
+    headers_file.write_text(json.dumps([*headers, ("x-request-id", "0123456789abcdef")]))
     print(f"page: {PAGE} ({body_file.stat().st_size} bytes), wrk -t1 -c32 -d{seconds}s")
     plan: list[tuple[str, str, list[str], dict[str, str]]] = [
         ("A", "A bare Starlette (ceiling)", [], {"BENCH_BODY": str(body_file)}),
+        (
+            "A2",
+            "A2 same, with dyndash's headers",
+            [],
+            {"BENCH_BODY": str(body_file), "BENCH_HEADERS": str(headers_file)},
+        ),
         ("B", "B naive seed, Redis-cached", [], {"NAIVE_CACHE": "on"}),
         ("B0", "B0 naive seed, uncached", [], {"NAIVE_CACHE": "off"}),
         ("C", "C dyndash, L1", [], gateway),
@@ -111,7 +129,7 @@ def throughput(env: dict[str, str], body_file: Path, seconds: int) -> dict[str, 
     ]
     for key, label, _, extra in plan:
         port = free_port()
-        if key == "A":
+        if key in ("A", "A2"):
             command = uvicorn("bench.baselines.bare_starlette:app", port)
         elif key.startswith("B"):
             command = uvicorn("bench.baselines.naive_seed:app", port)
@@ -222,6 +240,7 @@ def report(
         ("C / B (cached)", ratio("C", "B"), ">= 3", ratio("C", "B") >= 3),
         ("E / B0 (uncached)", ratio("E", "B0"), ">= 10", ratio("E", "B0") >= 10),
         ("D / A", ratio("D", "A"), "(L2 only)", True),
+        ("C / A2 (same headers)", ratio("C", "A2"), "(context)", True),
     ]
     print("\nratios")
     for name, value, target, met in checks:

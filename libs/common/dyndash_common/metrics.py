@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from dyndash_common.loop_metrics import LoopCounter, LoopHistogram
+
 RENDERS = Counter(
     "dyndash_renders_total",
     "Template renders, by template name and outcome (ok, failed, budget)",
@@ -15,8 +17,8 @@ RENDER_SECONDS = Histogram(
     ["template"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
-CACHE_RESULTS = Counter(
-    "dyndash_cache_requests_total", "Cache lookups by the layer that answered", ["layer"]
+CACHE_RESULTS = LoopCounter(
+    "dyndash_cache_requests", "Cache lookups by the layer that answered", ["layer"]
 )
 EVENTS_APPLIED = Counter("dyndash_events_consumed_total", "Change events applied by this process")
 EVENT_LAG_SECONDS = Histogram(
@@ -29,12 +31,12 @@ EVENTS_PUBLISHED = Counter(
 )
 
 # The gateway's hot path is served outside FastAPI, so the HTTP instrumentator does not see it.
-PAGE_REQUESTS = Counter(
-    "dyndash_page_requests_total",
+PAGE_REQUESTS = LoopCounter(
+    "dyndash_page_requests",
     "Pages, fragments and assets answered by the gateway's hot path, by status class",
     ["kind", "status"],
 )
-PAGE_SECONDS = Histogram(
+PAGE_SECONDS = LoopHistogram(
     "dyndash_page_request_duration_seconds",
     "Time to answer a page, fragment or asset request",
     ["kind"],

@@ -78,7 +78,9 @@ class GatewayFront:
         if scope["type"] != "http" or scope["path"].startswith(FRAMEWORK_PREFIXES):
             await self.framework(scope, receive, send)
             return
+        path = scope["path"]
         started = perf_counter()
+        kind = _kind(path)
         current = request_id_for(scope["headers"])
         token = request_id.set(current.decode("ascii"))
         status = 500
@@ -97,7 +99,7 @@ class GatewayFront:
             await self._serve(scope, observed_send)
         except Exception:
             # Logged here, inside the request's id; the client gets the clean 500 page.
-            log.exception("page_request_failed", extra={"details": {"path": scope["path"]}})
+            log.exception("page_request_failed", extra={"details": {"path": path}})
             if started_response:
                 raise  # the response has started: only dropping the connection is left
             status = 500
@@ -111,7 +113,6 @@ class GatewayFront:
             )
         finally:
             request_id.reset(token)
-            kind = _kind(scope["path"])
             PAGE_OUTCOMES[kind, min(status // 100, 5)].inc()
             PAGE_DURATIONS[kind].observe(perf_counter() - started)
 
