@@ -45,7 +45,11 @@ async def test_request_id_is_echoed_or_generated(api: Api) -> None:
     echoed = await api.client.get("/healthz", headers={"X-Request-ID": "abc-123"})
     assert echoed.headers["x-request-id"] == "abc-123"
     generated = await api.client.get("/healthz")
-    assert len(generated.headers["x-request-id"]) == 32
+    assert len(generated.headers["x-request-id"]) == 16
+    # Only plain tokens are echoed (the id lands in logs and headers); others are replaced.
+    unsafe = await api.client.get("/healthz", headers={"X-Request-ID": "a b<script>"})
+    assert unsafe.headers["x-request-id"] != "a b<script>"
+    assert len(unsafe.headers["x-request-id"]) == 16
 
 
 async def test_database_down_is_503_not_500() -> None:
