@@ -81,6 +81,8 @@ class GatewayFront:
         path = scope["path"]
         started = perf_counter()
         kind = _kind(path)
+        # RequestIdMiddleware's job, done inline: wrapping the hot path in the middleware as well
+        # as this metrics wrapper measured about 5 % fewer pages per second.
         current = request_id_for(scope["headers"])
         token = request_id.set(current.decode("ascii"))
         status = 500

@@ -50,31 +50,8 @@ async def send_entry(
     if_none_match: bytes,
     head: bool,
 ) -> None:
-    not_modified, full = _entry_headers(entry, gzip, cache, cache_control)
-    if if_none_match and etag_matches(if_none_match, entry.etag):
-        await send({"type": "http.response.start", "status": 304, "headers": [*not_modified]})
-        await send({"type": "http.response.body", "body": b""})
-        return
-    body = entry.gzipped if gzip else entry.body
-    await send({"type": "http.response.start", "status": entry.status, "headers": [*full]})
-    await send({"type": "http.response.body", "body": b"" if head else body})
-
-
-Headers = tuple[tuple[bytes, bytes], ...]
-
-
-def _entry_headers(
-    entry: CachedEntry, gzip: bool, cache: str, cache_control: bytes
-) -> tuple[Headers, Headers]:
-    """The 304 and full header lists of an entry, built once per variant and kept on it.
-
-    Each response gets a copy: the caller may append to it (the request id)."""
-    key = (gzip, cache, cache_control)
-    known = entry.headers.get(key)
-    if known is not None:
-        return known  # type: ignore[return-value]
     etag = entry.etag if not gzip else entry.etag[:-1] + '-gz"'
-    common = [
+    headers = [
         (b"etag", etag.encode()),
         (b"cache-control", cache_control),
         VARY,
@@ -82,18 +59,18 @@ def _entry_headers(
         *SECURITY_HEADERS,
     ]
     if entry.csp:
-        common.append((b"content-security-policy", entry.csp.encode()))
+        headers.append((b"content-security-policy", entry.csp.encode()))
+    if etag_matches(if_none_match, entry.etag):
+        await send({"type": "http.response.start", "status": 304, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+        return
     body = entry.gzipped if gzip else entry.body
-    full = [
-        *common,
-        (b"content-type", entry.content_type.encode()),
-        (b"content-length", str(len(body)).encode()),
-    ]
+    headers.append((b"content-type", entry.content_type.encode()))
+    headers.append((b"content-length", str(len(body)).encode()))
     if gzip:
-        full.append((b"content-encoding", b"gzip"))
-    built = (tuple(common), tuple(full))
-    entry.headers[key] = built
-    return built
+        headers.append((b"content-encoding", b"gzip"))
+    await send({"type": "http.response.start", "status": entry.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else body})
 
 
 async def send_page(

@@ -25,9 +25,6 @@ class CachedEntry:
     csp: str = ""
     # Where it came from: lets the gateway log and count what it serves.
     origin: str = field(default="", compare=False)
-    # Response header lists built from this entry, kept by the gateway so that a hit does not
-    # encode the same headers again (see dyndash_gateway.responses).
-    headers: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(
