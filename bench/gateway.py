@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.harness import Load, dyndash, free_port, process, rss_mib, uvicorn, wrk
+from bench.harness import Load, dyndash, free_port, process, rss_mib, service_env, uvicorn, wrk
 from dyndash.demo import seed_demo
 from dyndash_admin_api.operations.routes import create_route
 from dyndash_admin_api.operations.templates import create_template
@@ -39,12 +39,10 @@ from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings
 from tests.utils.backends import (
     ADMIN_SECRET,
-    TEST_PEPPER,
     create_postgres_database,
     delete_redis_prefix,
     drop_postgres_database,
 )
-from tests.utils.services import REDIS_URL
 
 PAGE = "/"
 BIG_PAGE = "{% for i in range(400) %}<p>row {{ i }} of {{ params.n }}</p>{% endfor %}"
@@ -271,16 +269,7 @@ async def prepare() -> tuple[str, str]:
 
 def main(arguments: argparse.Namespace) -> None:
     url, prefix = asyncio.run(prepare())
-    env = {
-        "DATABASE_URL": url,
-        "REDIS_URL": REDIS_URL,
-        "DYNDASH_REDIS_PREFIX": prefix,
-        "DYNDASH_KEY_PEPPER": TEST_PEPPER,
-        "DYNDASH_BOOTSTRAP_API_KEY": ADMIN_SECRET,
-        "DYNDASH_GATEWAY_RATE_LIMIT_REQUESTS": "0",
-        "DYNDASH_RATE_LIMIT_REQUESTS": "1000000",
-        "DYNDASH_LOG_LEVEL": "WARNING",
-    }
+    env = service_env(url, prefix)
     try:
         with tempfile.TemporaryDirectory() as directory:
             arms = throughput(env, Path(directory) / "page.html", arguments.seconds)

@@ -6,7 +6,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,13 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dyndash.cluster import free_port as free_port  # re-exported for the benchmarks
+from tests.utils.backends import ADMIN_SECRET, TEST_PEPPER
+from tests.utils.services import REDIS_URL
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_http(url: str, seconds: float = 30) -> None:
@@ -35,6 +32,22 @@ def wait_http(url: str, seconds: float = 30) -> None:
             pass
         time.sleep(0.05)
     raise RuntimeError(f"{url} did not come up")
+
+
+def service_env(database_url: str, prefix: str, **extra: str) -> dict[str, str]:
+    """The environment of the services a benchmark starts: its own database and Redis prefix,
+    the test key, and no rate limit in the way of the load."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "DYNDASH_REDIS_PREFIX": prefix,
+        "DYNDASH_KEY_PEPPER": TEST_PEPPER,
+        "DYNDASH_BOOTSTRAP_API_KEY": ADMIN_SECRET,
+        "DYNDASH_GATEWAY_RATE_LIMIT_REQUESTS": "0",
+        "DYNDASH_RATE_LIMIT_REQUESTS": "1000000",
+        "DYNDASH_LOG_LEVEL": "WARNING",
+        **extra,
+    }
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ import orjson
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
-from bench.harness import dyndash, free_port, process, wait_http
+from bench.harness import dyndash, free_port, process, service_env, wait_http
 from dyndash_admin_api.operations.routes import create_route
 from dyndash_admin_api.operations.templates import create_template
 from dyndash_common.changes import change
@@ -41,7 +41,6 @@ from dyndash_common.site import keys
 from dyndash_common.site.state import GatewayState
 from tests.utils.backends import (
     ADMIN_SECRET,
-    TEST_PEPPER,
     create_postgres_database,
     delete_redis_prefix,
     drop_postgres_database,
@@ -221,17 +220,7 @@ async def run(arguments: argparse.Namespace) -> None:
     database_url = await create_postgres_database()
     prefix = f"dyndash-bench-{uuid.uuid4().hex[:8]}"
     await seed(database_url)
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_URL,
-        "DYNDASH_REDIS_PREFIX": prefix,
-        "DYNDASH_KEY_PEPPER": TEST_PEPPER,
-        "DYNDASH_BOOTSTRAP_API_KEY": ADMIN_SECRET,
-        "DYNDASH_GATEWAY_RATE_LIMIT_REQUESTS": "0",
-        "DYNDASH_RATE_LIMIT_REQUESTS": "1000000",
-        "DYNDASH_RENDERER_PROCESSES": "1",
-        "DYNDASH_LOG_LEVEL": "WARNING",
-    }
+    env = service_env(database_url, prefix, DYNDASH_RENDERER_PROCESSES="1")
     admin_port, web_port = free_port(), free_port()
     try:
         with process(dyndash("admin", admin_port), env, f"http://127.0.0.1:{admin_port}/healthz"):

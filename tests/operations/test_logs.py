@@ -19,17 +19,12 @@ from typing import Any
 import httpx
 import pytest
 
+from dyndash.cluster import free_port
 from dyndash_common.logs import instance_id
 from tests.utils.backends import ADMIN_SECRET, TEST_PEPPER, delete_redis_prefix
 from tests.utils.services import REDIS_URL
 
 SEED_FIELDS = {"timestamp", "level", "service", "instance_id", "event", "details"}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _environment(postgres_url: str, prefix: str) -> dict[str, str]:
@@ -115,7 +110,7 @@ def redis_prefix() -> Iterator[str]:
 def test_http_service_logs_are_seed_json_with_request_ids(
     postgres_url: str, redis_prefix: str, service: str, command: str
 ) -> None:
-    port = _free_port()
+    port = free_port()
     request_id = f"trace-{uuid.uuid4().hex}"
 
     def exercise() -> None:
@@ -193,7 +188,7 @@ def test_instance_id_is_the_ecs_task_id_when_the_metadata_endpoint_answers(
         )
         assert instance_id() == "0f1e2d3c4b5a"
         # An endpoint that does not answer falls back to host and pid, without waiting long.
-        monkeypatch.setenv("ECS_CONTAINER_METADATA_URI_V4", f"http://127.0.0.1:{_free_port()}")
+        monkeypatch.setenv("ECS_CONTAINER_METADATA_URI_V4", f"http://127.0.0.1:{free_port()}")
         started = time.monotonic()
         assert instance_id() == f"{socket.gethostname()}:{os.getpid()}"
         assert time.monotonic() - started < 5

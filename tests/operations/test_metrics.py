@@ -3,13 +3,12 @@ output that `promtool check metrics` accepts."""
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
+from dyndash.cluster import free_port
 from dyndash_common.metrics import (
     L1_BYTES,
     L1_ENTRIES,
@@ -147,19 +146,12 @@ async def test_an_unexpected_error_is_a_clean_500_page_counted_and_traced(
     )
     (record,) = [r for r in caplog.records if r.getMessage() == "page_request_failed"]
     assert record.exc_info is not None
-    assert site.gateway is not None  # the gateway itself keeps serving
-    monkeypatch.undo()
+    monkeypatch.undo()  # the gateway itself kept serving:
     assert (await site.page("/broken")).status_code == 200
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_renderer_serves_job_metrics_on_its_own_port(real_servers: Backend) -> None:
-    port = _free_port()
+    port = free_port()
     settings = real_servers.settings.model_copy(update={"renderer_metrics_port": port})
     RENDER_JOBS_QUEUED.set(-1)
     RENDER_WORKERS.set(0)

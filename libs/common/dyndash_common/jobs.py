@@ -57,3 +57,13 @@ class ArqJobs:
             await self.pool.enqueue_job(
                 WARM_FUNCTION, event.model_dump(mode="json"), _job_id=job_id
             )
+
+    async def enqueue_warm_part(self, event: ChangeEvent, part: int, route_ids: list[int]) -> None:
+        """One part of a change touching many routes: only those routes' pages, deduplicated
+        like the whole change's job."""
+        await self.pool.enqueue_job(
+            WARM_FUNCTION,
+            event.model_dump(mode="json"),
+            route_ids,
+            _job_id=f"{warm_job_id(self.prefix, event)}:part:{part}",
+        )

@@ -40,7 +40,17 @@ class HistogramChild:
         self.total += value
 
 
-class LoopCounter(Collector):
+class _LoopFamily(Collector):
+    def __init__(
+        self, name: str, documentation: str, labelnames: Sequence[str], registry: CollectorRegistry
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = tuple(labelnames)
+        registry.register(self)
+
+
+class LoopCounter(_LoopFamily):
     def __init__(
         self,
         name: str,
@@ -48,11 +58,8 @@ class LoopCounter(Collector):
         labelnames: Sequence[str],
         registry: CollectorRegistry = REGISTRY,
     ) -> None:
-        self.name = name
-        self.documentation = documentation
-        self.labelnames = tuple(labelnames)
         self._children: dict[tuple[str, ...], CounterChild] = {}
-        registry.register(self)
+        super().__init__(name, documentation, labelnames, registry)
 
     def labels(self, *values: str) -> CounterChild:
         return self._children.setdefault(tuple(values), CounterChild())
@@ -64,7 +71,7 @@ class LoopCounter(Collector):
         yield family
 
 
-class LoopHistogram(Collector):
+class LoopHistogram(_LoopFamily):
     def __init__(
         self,
         name: str,
@@ -73,12 +80,9 @@ class LoopHistogram(Collector):
         buckets: Sequence[float],
         registry: CollectorRegistry = REGISTRY,
     ) -> None:
-        self.name = name
-        self.documentation = documentation
-        self.labelnames = tuple(labelnames)
         self.buckets = tuple(sorted(buckets))
         self._children: dict[tuple[str, ...], HistogramChild] = {}
-        registry.register(self)
+        super().__init__(name, documentation, labelnames, registry)
 
     def labels(self, *values: str) -> HistogramChild:
         return self._children.setdefault(tuple(values), HistogramChild(self.buckets))

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from dyndash_common.cache.redis_store import RedisStore
 from dyndash_common.events.model import ChangeEvent, EntityRef
 from dyndash_common.events.publisher import sweep_once
-from dyndash_common.jobs import WARM_FUNCTION, ArqJobs, queue_name, warm_job_id
+from dyndash_common.jobs import WARM_FUNCTION, ArqJobs, queue_name
 from dyndash_common.logs import configure_logging, instance_id
 from dyndash_common.metrics import (
     RENDER_JOB_SECONDS,
@@ -228,11 +228,9 @@ async def _split_off_routes(
         return targets
     runtime: Runtime = ctx["runtime"]
     assert isinstance(runtime.jobs, ArqJobs)
-    base = warm_job_id(ctx["settings"].redis_prefix, event)
     for start in range(0, len(route_ids), ROUTES_PER_PART):
-        part = route_ids[start : start + ROUTES_PER_PART]
-        await runtime.jobs.pool.enqueue_job(
-            WARM_FUNCTION, event.model_dump(mode="json"), part, _job_id=f"{base}:part:{start}"
+        await runtime.jobs.enqueue_warm_part(
+            event, start, route_ids[start : start + ROUTES_PER_PART]
         )
     return [t for t in targets if t.route_id is None]
 
