@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from dyndash.cluster import free_port
+from dyndash_common.db.engine import Database, create_engine
 from dyndash_common.metrics import (
     L1_BYTES,
     L1_ENTRIES,
@@ -105,13 +106,18 @@ async def test_admin_metrics_count_api_requests_and_published_events(site: Site)
     promtool_check(after.encode())
 
 
-async def test_pool_gauge_counts_connections_in_use(site: Site) -> None:
-    database = site.gateway.runtime.database
-    idle = value((await scrape(database, None)).decode(), "dyndash_db_pool_connections_in_use")
-    async with database.read() as session:
-        await session.execute(text("SELECT 1"))  # holds a pooled connection until the block ends
-        busy = (await scrape(database, None)).decode()
-    assert value(busy, "dyndash_db_pool_connections_in_use") == idle + 1
+async def test_pool_gauge_counts_connections_in_use(backend: Backend) -> None:
+    # Its own engine: the services' background tasks borrow connections at any moment.
+    database = Database(create_engine(backend.settings.database_url))
+    try:
+        idle = (await scrape(database, None)).decode()
+        async with database.read() as session:
+            await session.execute(text("SELECT 1"))  # holds a pooled connection for the block
+            busy = (await scrape(database, None)).decode()
+    finally:
+        await database.dispose()
+    assert value(idle, "dyndash_db_pool_connections_in_use") == 0
+    assert value(busy, "dyndash_db_pool_connections_in_use") == 1
 
 
 async def test_request_ids_are_echoed_when_plain_and_replaced_when_not(site: Site) -> None:

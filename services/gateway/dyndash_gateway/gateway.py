@@ -24,7 +24,7 @@ from dyndash_common.templating.budget import RenderBudget
 from dyndash_common.templating.inline import InlineRenderer
 from dyndash_gateway.follower import StateFollower
 from dyndash_gateway.live import LiveHub
-from dyndash_gateway.service import CachedResponses
+from dyndash_gateway.service import CachedResponses, cancel_and_wait
 
 log = logging.getLogger("dyndash.gateway")
 
@@ -197,4 +197,8 @@ class Gateway:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # Variant records and stale refreshes in flight end before their connections close:
+        # left running, they outlived the runtime and leaked Redis connections.
+        await cancel_and_wait(self._background)
+        await self.responses.stop()
         self.renderer.close()

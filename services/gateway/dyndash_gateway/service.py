@@ -126,6 +126,10 @@ class CachedResponses:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def stop(self) -> None:
+        """End background refreshes, before the connections they use are closed."""
+        await cancel_and_wait(self._background)
+
     async def _single_flight(
         self,
         key: Hashable,
@@ -202,3 +206,9 @@ class CachedResponses:
         finally:
             if locked and self.store is not None:
                 await self.store.release_render_lock(shared_key)
+
+
+async def cancel_and_wait(tasks: set[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
