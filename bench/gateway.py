@@ -37,6 +37,7 @@ from dyndash_admin_api.operations.templates import create_template
 from dyndash_common.changes import change
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings
+from dyndash_common.templating.validation import LocalCompiler
 from tests.utils.backends import (
     ADMIN_SECRET,
     create_postgres_database,
@@ -52,7 +53,9 @@ async def seed(database_url: str) -> None:
     runtime = build_runtime(Settings(database_url=database_url))
     await seed_demo(runtime)
     async with change(runtime) as changes:
-        big = await create_template(changes, {"name": "big", "html_content": BIG_PAGE}, None, None)
+        big = await create_template(
+            changes, {"name": "big", "html_content": BIG_PAGE}, None, None, compiler=LocalCompiler()
+        )
         await create_route(
             changes,
             {

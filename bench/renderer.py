@@ -39,6 +39,7 @@ from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings
 from dyndash_common.site import keys
 from dyndash_common.site.state import GatewayState
+from dyndash_common.templating.validation import LocalCompiler
 from tests.utils.backends import (
     ADMIN_SECRET,
     create_postgres_database,
@@ -62,10 +63,14 @@ async def seed(database_url: str) -> None:
     runtime = build_runtime(Settings(database_url=database_url))
     async with change(runtime) as changes:
         shared = await create_template(
-            changes, {"name": "shared", "html_content": PAGE}, None, None
+            changes, {"name": "shared", "html_content": PAGE}, None, None, compiler=LocalCompiler()
         )
         first = await create_template(
-            changes, {"name": "first", "html_content": "<p>0</p>"}, None, None
+            changes,
+            {"name": "first", "html_content": "<p>0</p>"},
+            None,
+            None,
+            compiler=LocalCompiler(),
         )
         for n in range(ROUTES):
             await create_route(changes, _route(f"/r{n}", shared.id))

@@ -10,6 +10,7 @@ from dyndash_admin_api.operations.templates import create_template
 from dyndash_common.changes import change
 from dyndash_common.db.models import Dashboard
 from dyndash_common.runtime import Runtime
+from dyndash_common.templating.validation import LocalCompiler
 
 LAYOUT = """<!doctype html>
 <html lang="en">
@@ -66,10 +67,18 @@ async def seed_demo(runtime: Runtime) -> bool:
             return False
     async with change(runtime) as changes:
         await create_template(
-            changes, {"name": "demo-layout", "html_content": LAYOUT}, None, "demo"
+            changes,
+            {"name": "demo-layout", "html_content": LAYOUT},
+            None,
+            "demo",
+            compiler=LocalCompiler(),
         )
         await create_template(
-            changes, {"name": "demo-widget", "html_content": WIDGET}, None, "demo"
+            changes,
+            {"name": "demo-widget", "html_content": WIDGET},
+            None,
+            "demo",
+            compiler=LocalCompiler(),
         )
         page = await create_template(
             changes,
@@ -81,6 +90,7 @@ async def seed_demo(runtime: Runtime) -> bool:
             },
             None,
             "demo",
+            compiler=LocalCompiler(),
         )
         dashboard = await create_dashboard(
             changes, {"name": "demo", "title": "Demo", "description": None, "is_public": True}

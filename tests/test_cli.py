@@ -14,6 +14,7 @@ import orjson
 from dyndash_admin_api.operations.templates import create_template
 from dyndash_common.changes import change
 from dyndash_common.runtime import build_runtime
+from dyndash_common.templating.validation import LocalCompiler
 from tests.conftest import start_api
 from tests.utils.backends import Backend
 
@@ -95,7 +96,13 @@ async def test_events_tail_prints_new_events(backend: Backend) -> None:
     try:
         runtime = build_runtime(backend.settings)
         async with change(runtime) as changes:
-            await create_template(changes, {"name": "tailed", "html_content": ""}, None, None)
+            await create_template(
+                changes,
+                {"name": "tailed", "html_content": ""},
+                None,
+                None,
+                compiler=LocalCompiler(),
+            )
         await runtime.close()
         assert tail.stdout is not None
         line = await asyncio.wait_for(tail.stdout.readline(), 20)

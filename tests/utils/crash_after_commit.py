@@ -17,6 +17,7 @@ from dyndash_common.events.bus import Subscription
 from dyndash_common.events.model import ChangeEvent
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings
+from dyndash_common.templating.validation import LocalCompiler
 
 
 class DyingBus:
@@ -33,7 +34,9 @@ async def main(database_url: str, redis_url: str | None, prefix: str) -> None:
     settings = Settings(database_url=database_url, redis_url=redis_url, redis_prefix=prefix)
     runtime = build_runtime(settings, DyingBus())
     async with change(runtime) as changes:
-        await create_template(changes, {"name": "orphan", "html_content": "x"}, None, None)
+        await create_template(
+            changes, {"name": "orphan", "html_content": "x"}, None, None, compiler=LocalCompiler()
+        )
     print("published?!", file=sys.stderr)
 
 

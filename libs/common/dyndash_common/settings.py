@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     render_timeout_seconds: float = Field(default=2.0, gt=0)
     render_max_output_bytes: int = Field(default=2_097_152, ge=1024)
     render_max_memory_bytes: int = Field(default=268_435_456, ge=16_777_216)
-    render_threads: int = Field(default=2, ge=1, le=32)
+    # Render processes of a gateway or admin API (the renderer service has its own setting).
+    render_processes: int = Field(default=2, ge=1, le=32)
     gateway_l1_max_bytes: int = Field(default=67_108_864, ge=0)
     gateway_l2_enabled: bool = True
     # How long past its TTL an entry may be served while a fresh render is made.

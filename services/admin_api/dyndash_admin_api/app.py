@@ -16,7 +16,7 @@ from dyndash_common.events.bus import EventBus
 from dyndash_common.events.publisher import run_sweeper
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings, get_settings
-from dyndash_common.templating.budget import RenderBudget, RenderPool
+from dyndash_common.templating.pool import RenderBudget, RenderPool
 from dyndash_common.web.errors import install_error_handlers
 from dyndash_common.web.instrumentation import instrument_http
 from dyndash_common.web.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -28,13 +28,9 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = build_runtime(settings, bus)
-        pool = RenderPool(
-            RenderBudget(
-                timeout_seconds=settings.render_timeout_seconds,
-                max_output_bytes=settings.render_max_output_bytes,
-                max_memory_bytes=settings.render_max_memory_bytes,
-            )
-        )
+        pool = RenderPool(RenderBudget.from_settings(settings), size=settings.render_processes)
+        # Warm before the first request: the first preview or save is as quick as the next.
+        await pool.start()
         if settings.bootstrap_api_key:
             async with runtime.database.write() as session:
                 await ensure_key(
@@ -60,7 +56,7 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
-            pool.close()
+            await pool.aclose()
             await runtime.close()
 
     app = FastAPI(

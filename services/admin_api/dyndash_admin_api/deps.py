@@ -13,7 +13,7 @@ from dyndash_common.apikeys import authenticate, require_scope
 from dyndash_common.db.models import ApiKey
 from dyndash_common.errors import BadRequest, RateLimited, Unauthorized
 from dyndash_common.runtime import Runtime
-from dyndash_common.templating.budget import RenderPool
+from dyndash_common.templating.pool import RenderPool
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
 

@@ -16,14 +16,16 @@ from dyndash_common.web.instrumentation import instrument_http
 from dyndash_common.web.middleware import RequestIdMiddleware
 from dyndash_gateway import api
 from dyndash_gateway.front import GatewayFront
-from dyndash_gateway.gateway import Gateway
+from dyndash_gateway.gateway import Gateway, RendererFactory
 
 
-def create_framework_app(settings: Settings, bus: EventBus | None = None) -> FastAPI:
+def create_framework_app(
+    settings: Settings, bus: EventBus | None = None, render_with: RendererFactory | None = None
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = build_runtime(settings, bus)
-        gateway = Gateway(runtime)
+        gateway = Gateway(runtime, render_with)
         await gateway.start()
         app.state.gateway = gateway
         try:
@@ -53,7 +55,12 @@ def create_framework_app(settings: Settings, bus: EventBus | None = None) -> Fas
     return app
 
 
-def create_app(settings: Settings | None = None, *, bus: EventBus | None = None) -> GatewayFront:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    bus: EventBus | None = None,
+    render_with: RendererFactory | None = None,
+) -> GatewayFront:
     settings = settings or get_settings()
-    framework = create_framework_app(settings, bus)
+    framework = create_framework_app(settings, bus, render_with)
     return GatewayFront(framework, framework)

@@ -55,6 +55,12 @@ class StateFollower:
             await self.state.load(session)
 
     async def apply(self, event: ChangeEvent) -> None:
+        if event.is_report:
+            # Reports change nothing a follower reads from the database, and no listener
+            # (live streams, warming) has anything to do for them.
+            if event.type == "template.render_failed":
+                self.state.note_render_failure(event)
+            return
         kind, entity_id = event.entity.kind, event.entity.id
         async with self.database.read() as session:
             if kind == "template":

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from dyndash_common.apikeys import authenticate
 from dyndash_common.cache.memory import MemoryCache
@@ -17,11 +19,12 @@ from dyndash_common.jobs import WARMED_TYPES
 from dyndash_common.ratelimit import InProcessRateLimiter
 from dyndash_common.runtime import Runtime
 from dyndash_common.site.assets import Assets
-from dyndash_common.site.builder import InlineTemplates, PageBuilder
-from dyndash_common.site.state import GatewayState
+from dyndash_common.site.builder import PageBuilder, ProcessTemplates, TemplateRenderer
+from dyndash_common.site.failures import graph_digest
+from dyndash_common.site.render_status import record_render_status
+from dyndash_common.site.state import Catalog, GatewayState
 from dyndash_common.site.warming import MemorySink, Variants, targets_for, warm
-from dyndash_common.templating.budget import RenderBudget
-from dyndash_common.templating.inline import InlineRenderer
+from dyndash_common.templating.pool import RenderBudget, RenderPool
 from dyndash_gateway.follower import StateFollower
 from dyndash_gateway.live import LiveHub
 from dyndash_gateway.service import CachedResponses, cancel_and_wait
@@ -72,22 +75,35 @@ class KeyCache:
         return result
 
 
+RendererFactory = Callable[[Catalog], TemplateRenderer]
+
+
 class Gateway:
-    def __init__(self, runtime: Runtime) -> None:
+    """One gateway process: its site state and follower, caches, render pool and limiter.
+
+    `render_with` replaces the render pool (for a benchmark's baseline); the shipped gateway
+    renders every template in the pool's child processes.
+    """
+
+    def __init__(self, runtime: Runtime, render_with: RendererFactory | None = None) -> None:
         settings = runtime.settings
         self.runtime = runtime
         self.settings = settings
         self.state = GatewayState()
-        self.renderer = InlineRenderer(
-            RenderBudget(
-                timeout_seconds=settings.render_timeout_seconds,
-                max_output_bytes=settings.render_max_output_bytes,
-                max_memory_bytes=settings.render_max_memory_bytes,
-            ),
-            threads=settings.render_threads,
-        )
+        self.pool: RenderPool | None = None
+        if render_with is None:
+            self.pool = RenderPool(
+                RenderBudget.from_settings(settings), size=settings.render_processes
+            )
+            templates: TemplateRenderer = ProcessTemplates(self.state.catalog, self.pool)
+        else:
+            templates = render_with(self.state.catalog)
         self.builder = PageBuilder(
-            self.state.catalog, runtime.database, InlineTemplates(self.state.catalog, self.renderer)
+            self.state.catalog,
+            runtime.database,
+            templates,
+            failures=self.state.failures,
+            on_budget_failure=self._budget_failed,
         )
         self.memory = MemoryCache(settings.gateway_l1_max_bytes)
         self.store = (
@@ -131,6 +147,8 @@ class Gateway:
             self.follower.listeners.append(self._queue_warm)
 
     async def start(self) -> None:
+        if self.pool is not None:
+            await self.pool.start()
         self._tasks.append(asyncio.create_task(self._run()))
         if self._warm_queue is not None:
             self._tasks.append(asyncio.create_task(self._warm_forever(self._warm_queue)))
@@ -150,13 +168,31 @@ class Gateway:
             except Exception as error:
                 log.warning("warm_failed", extra={"details": {"error": repr(error)}})
 
+    def _budget_failed(self, name: str, reason: str) -> None:
+        """Block this template's graph here at once, and everywhere once recorded."""
+        info = self.state.catalog.by_name.get(name)
+        if info is None:
+            return
+        graph = graph_digest(self.state.catalog.signature(name))
+        self.state.failures.add(name, graph, reason)
+        self._in_background(self._record_failure(name, info.version, reason, graph))
+
+    async def _record_failure(self, name: str, version: int, reason: str, graph: str) -> None:
+        try:
+            await record_render_status(self.runtime, name, version, reason, budget_graph=graph)
+        except Exception as error:
+            log.warning("render_failure_not_recorded", extra={"details": {"error": repr(error)}})
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     def record_variant(self, route_id: int, params: dict[str, str], query: dict[str, str]) -> None:
         """Remember a rendered param-route variant, for the renderer to re-render on change."""
         if self.variants is None or (self.store is not None and not self.store.available):
             return
-        task = asyncio.create_task(self._record(route_id, params, query))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._in_background(self._record(route_id, params, query))
 
     async def _record(self, route_id: int, params: dict[str, str], query: dict[str, str]) -> None:
         assert self.variants is not None
@@ -201,4 +237,5 @@ class Gateway:
         # left running, they outlived the runtime and leaked Redis connections.
         await cancel_and_wait(self._background)
         await self.responses.stop()
-        self.renderer.close()
+        if self.pool is not None:
+            await self.pool.aclose()

@@ -38,6 +38,8 @@ from dyndash_common.metrics import (
 from dyndash_common.runtime import Runtime, build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.site.builder import PageBuilder, ProcessTemplates
+from dyndash_common.site.failures import graph_digest
+from dyndash_common.site.render_status import record_render_status
 from dyndash_common.site.state import GatewayState
 from dyndash_common.site.warming import (
     RedisSink,
@@ -47,8 +49,7 @@ from dyndash_common.site.warming import (
     targets_for,
     warm,
 )
-from dyndash_common.templating.budget import RenderBudget, RenderPool
-from dyndash_renderer.status import record_render_status
+from dyndash_common.templating.pool import RenderBudget, RenderPool
 
 log = logging.getLogger("dyndash.renderer")
 # The autoscaling metric is read from this logger's lines: they must not follow the log level.
@@ -66,20 +67,18 @@ async def startup(ctx: dict[str, Any]) -> None:
     if runtime.redis is None:
         raise RuntimeError("the renderer needs REDIS_URL (its queue lives in Redis)")
     state = GatewayState()
-    pool = RenderPool(
-        RenderBudget(
-            timeout_seconds=settings.render_timeout_seconds,
-            max_output_bytes=settings.render_max_output_bytes,
-            max_memory_bytes=settings.render_max_memory_bytes,
-        ),
-        size=settings.renderer_processes,
-    )
+    pool = RenderPool(RenderBudget.from_settings(settings), size=settings.renderer_processes)
     # In ctx before anything else can fail, so that shutdown closes them whatever happens next.
     ctx.update(runtime=runtime, pool=pool)
     await pool.start()
     ctx.update(
         state=state,
-        builder=PageBuilder(state.catalog, runtime.database, ProcessTemplates(state.catalog, pool)),
+        builder=PageBuilder(
+            state.catalog,
+            runtime.database,
+            ProcessTemplates(state.catalog, pool),
+            failures=state.failures,
+        ),
         sink=RedisSink(
             RedisStore(runtime.redis, settings.redis_prefix, settings.gateway_stale_seconds)
         ),
@@ -239,15 +238,19 @@ async def _record_statuses(runtime: Runtime, state: GatewayState, report: WarmRe
     """Mark each template this job rendered, at the version it rendered: `failed` with the
     first error, else `ok`. Templates nothing was rendered with keep their status."""
     outcomes: dict[str, str | None] = {}
+    over_budget: set[str] = set()
     for template in report.rendered:
         outcomes.setdefault(template, None)
-    for target, failed_template, error in report.failures:
-        if failed_template and outcomes.get(failed_template) is None:
-            outcomes[failed_template] = f"{target}: {error}"
-    for name, failure in outcomes.items():
+    for failure in report.failures:
+        if failure.template and outcomes.get(failure.template) is None:
+            outcomes[failure.template] = f"{failure.target}: {failure.error}"
+        if failure.template and failure.over_budget:
+            over_budget.add(failure.template)
+    for name, error in outcomes.items():
         info = state.catalog.by_name.get(name)
         if info is not None:
-            await record_render_status(runtime, name, info.version, failure)
+            graph = graph_digest(state.catalog.signature(name)) if name in over_budget else None
+            await record_render_status(runtime, name, info.version, error, budget_graph=graph)
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:

@@ -39,6 +39,9 @@ class Template(Base):
     dependencies: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     render_status: Mapped[str | None] = mapped_column(String(20))
     render_error: Mapped[str | None] = mapped_column(Text)
+    # The include graph (`dyndash_common.site.failures.graph_digest`) of this version's last
+    # render budget failure: no process renders that graph again.
+    budget_failure_graph: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -11,6 +11,9 @@ from pydantic import BaseModel, Field
 from dyndash_common.db.models import Event
 
 EntityKind = Literal["template", "route", "dashboard", "widget", "api_key", "cache"]
+# Reports of work done, not changes: a follower applies them without reading the database
+# (a render failure carries all it needs), and live streams do not forward them.
+REPORT_TYPES = frozenset({"template.render_failed", "cache.warmed"})
 
 
 class EntityRef(BaseModel):
@@ -36,6 +39,10 @@ class ChangeEvent(BaseModel):
             ts=row.created_at,
             payload=row.payload,
         )
+
+    @property
+    def is_report(self) -> bool:
+        return self.type in REPORT_TYPES
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))

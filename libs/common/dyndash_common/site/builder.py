@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
-from jinja2 import BaseLoader, Template, TemplateNotFound
 from sqlalchemy import select
 
 from dyndash_common.cache.entry import CachedEntry
@@ -16,11 +15,10 @@ from dyndash_common.db.engine import Database
 from dyndash_common.db.models import Dashboard, Widget
 from dyndash_common.envelope import success
 from dyndash_common.metrics import RENDER_SECONDS, RENDERS
+from dyndash_common.site.failures import RenderFailures
 from dyndash_common.site.state import Catalog, RouteInfo, WidgetInfo
-from dyndash_common.templating.budget import RenderJob, RenderPool
-from dyndash_common.templating.inline import InlineRenderer
 from dyndash_common.templating.meter import BudgetExceeded
-from dyndash_common.templating.sandbox import DashboardSandbox
+from dyndash_common.templating.pool import RenderJob, RenderPool, source_key
 
 HTML = "text/html; charset=utf-8"
 INLINE_NAME = "__inline__"
@@ -39,21 +37,6 @@ def content_security_policy(nonce: str) -> str:
         f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; connect-src 'self'; "
         "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     )
-
-
-class CatalogLoader(BaseLoader):
-    """DB templates by name from the in-memory catalog; a new version is a new compile."""
-
-    def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
-
-    def get_source(
-        self, environment: Any, template: str
-    ) -> tuple[str, str | None, Callable[[], bool] | None]:
-        info = self.catalog.by_name.get(template)
-        if info is None:
-            raise TemplateNotFound(template)
-        return info.html, template, lambda: self.catalog.by_name.get(template) is info
 
 
 def _widget_context(row: Widget) -> dict[str, Any]:
@@ -79,37 +62,9 @@ class TemplateRenderer(Protocol):
         """Render DB template `name`, or `source` when name is None, under the budget."""
 
 
-class InlineTemplates:
-    """Renders in this process on budgeted threads; each template compiled once per version."""
-
-    def __init__(self, catalog: Catalog, renderer: InlineRenderer) -> None:
-        self.renderer = renderer
-        self.environment = DashboardSandbox(CatalogLoader(catalog), cache_size=2000)
-        self._inline: dict[str, Template] = {}
-
-    async def render(
-        self,
-        name: str | None,
-        source: str | None,
-        context: dict[str, Any],
-        asset_urls: dict[str, str],
-    ) -> str:
-        def work() -> str:
-            template = self.environment.get_template(name) if name else self._compiled(source or "")
-            full = {**context, "asset_url": lambda kind: asset_urls.get(kind, "")}
-            return self.renderer.render_sync(template, full)
-
-        return await self.renderer.run(work)
-
-    def _compiled(self, source: str) -> Template:
-        template = self._inline.get(source)
-        if template is None:
-            template = self._inline[source] = self.environment.from_string(source)
-        return template
-
-
 class ProcessTemplates:
-    """Renders in worker processes with an address-space limit (the renderer service)."""
+    """Renders in the pool's child processes; each child keeps a template compiled until the
+    catalog holds a new version of it."""
 
     def __init__(self, catalog: Catalog, pool: RenderPool) -> None:
         self.catalog = catalog
@@ -123,22 +78,43 @@ class ProcessTemplates:
         asset_urls: dict[str, str],
     ) -> str:
         if name is not None:
-            sources = {
-                n: self.catalog.by_name[n].html
-                for n in self.catalog.graph(name)
-                if n in self.catalog.by_name
-            }
+            sources = {}
+            for reached in self.catalog.graph(name):
+                info = self.catalog.by_name.get(reached)
+                if info is not None:
+                    sources[reached] = (f"{info.id}:{info.version}", info.html)
             target = name
         else:
-            sources, target = {INLINE_NAME: source or ""}, INLINE_NAME
-        return await self.pool.render(RenderJob(sources, target, context, asset_urls))
+            text = source or ""
+            sources, target = {INLINE_NAME: (source_key(text), text)}, INLINE_NAME
+        return await self.pool.render(RenderJob(target, sources, context, asset_urls))
+
+
+BudgetFailed = Callable[[str, str], None]
 
 
 class PageBuilder:
-    def __init__(self, catalog: Catalog, database: Database, templates: TemplateRenderer) -> None:
+    """Builds pages, fragments and dashboard data from the database on a miss.
+
+    A template whose include graph ran over its render budget (`failures`) is not rendered
+    again: the build fails at once with its reason. A new budget failure is handed to
+    `on_budget_failure` (template name, reason), for the process to record.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        database: Database,
+        templates: TemplateRenderer,
+        *,
+        failures: RenderFailures | None = None,
+        on_budget_failure: BudgetFailed | None = None,
+    ) -> None:
         self.catalog = catalog
         self.database = database
         self.templates = templates
+        self.failures = failures or RenderFailures()
+        self.on_budget_failure = on_budget_failure
         self.renders = 0
 
     async def _dashboard_context(self, dashboard_id: int | None) -> dict[str, Any]:
@@ -176,13 +152,19 @@ class PageBuilder:
     async def _render(
         self, name: str | None, source: str | None, context: dict[str, Any], assets: dict[str, str]
     ) -> str:
+        if name is not None:
+            reason = self.failures.blocked(name, self.catalog.signature(name))
+            if reason is not None:
+                raise BudgetExceeded(f"{reason} (not rendered again until the template changes)")
         self.renders += 1
         label = name or "_inline"
         started = time.perf_counter()
         try:
             html = await self.templates.render(name, source, context, assets)
-        except BudgetExceeded:
+        except BudgetExceeded as error:
             RENDERS.labels(label, "budget").inc()
+            if name is not None and self.on_budget_failure is not None:
+                self.on_budget_failure(name, str(error))
             raise
         except Exception:
             RENDERS.labels(label, "failed").inc()

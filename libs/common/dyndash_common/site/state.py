@@ -17,6 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dyndash_common.db.models import Dashboard, Route, Template, Widget
+from dyndash_common.events.model import ChangeEvent
+from dyndash_common.site.failures import RenderFailures
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -221,6 +223,7 @@ class GatewayState:
     routes: RouteTable = field(default_factory=RouteTable)
     dashboards: dict[int, DashboardInfo] = field(default_factory=dict)
     widgets: dict[int, WidgetInfo] = field(default_factory=dict)
+    failures: RenderFailures = field(default_factory=RenderFailures)
     loaded: bool = False
 
     async def load(self, session: AsyncSession) -> None:
@@ -229,7 +232,22 @@ class GatewayState:
         self.catalog.replace(template_info(row) for row in templates)
         self.routes = RouteTable.build(route_info(row) for row in routes)
         await self._load_dashboards(session, None)
+        await self._load_failures(session)
         self.loaded = True
+
+    async def _load_failures(self, session: AsyncSession) -> None:
+        rows = await session.execute(
+            select(Template.name, Template.budget_failure_graph, Template.render_error).where(
+                Template.budget_failure_graph.is_not(None)
+            )
+        )
+        self.failures.replace((name, graph or "", error or "") for name, graph, error in rows.all())
+
+    def note_render_failure(self, event: ChangeEvent) -> None:
+        """Apply a `template.render_failed` report: a budget failure blocks its graph."""
+        name, graph = event.payload.get("name"), event.payload.get("budget_graph")
+        if isinstance(name, str) and isinstance(graph, str):
+            self.failures.add(name, graph, str(event.payload.get("error") or ""))
 
     async def sync(self, session: AsyncSession) -> None:
         """Bring everything up to date, reading template content only where a version moved."""
@@ -248,6 +266,7 @@ class GatewayState:
             self.catalog.replace([*kept, *(template_info(row) for row in fresh)])
         await self.reload_routes(session)
         await self._load_dashboards(session, None)
+        await self._load_failures(session)
         self.loaded = True
 
     async def reload_template(self, session: AsyncSession, template_id: int) -> None:

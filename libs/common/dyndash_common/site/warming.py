@@ -24,8 +24,8 @@ from dyndash_common.events.model import ChangeEvent
 from dyndash_common.site import keys
 from dyndash_common.site.builder import PageBuilder
 from dyndash_common.site.state import GatewayState, RouteInfo
-from dyndash_common.templating.budget import RenderError
 from dyndash_common.templating.meter import BudgetExceeded
+from dyndash_common.templating.pool import RenderError
 
 log = logging.getLogger("dyndash.warming")
 
@@ -46,11 +46,19 @@ class Target:
     route_id: int | None = None
 
 
+@dataclass(frozen=True)
+class WarmFailure:
+    target: str
+    template: str | None
+    error: str
+    over_budget: bool
+
+
 @dataclass
 class WarmReport:
     written: int = 0
     skipped: int = 0
-    failures: list[tuple[str, str | None, str]] = field(default_factory=list)
+    failures: list[WarmFailure] = field(default_factory=list)
     # Templates rendered successfully by this run.
     rendered: set[str] = field(default_factory=set)
 
@@ -58,7 +66,10 @@ class WarmReport:
         return {
             "written": self.written,
             "skipped": self.skipped,
-            "failed": [{"target": t, "template": n, "error": e} for t, n, e in self.failures],
+            "failed": [
+                {"target": f.target, "template": f.template, "error": f.error}
+                for f in self.failures
+            ],
         }
 
 
@@ -182,7 +193,7 @@ async def targets_for(
     for route in routes_affected(state, event):
         name = state.catalog.by_id.get(route.template_id)
         template = state.catalog.by_name.get(name or "")
-        if template is None or not template.is_active:
+        if template is None or not template.is_active or _blocked(state, template.name):
             continue
         if "{" not in route.path:
             route_variants: list[Variant] = [({}, {})]
@@ -205,7 +216,12 @@ async def targets_for(
     dashboard_id = event.entity.id if kind == "dashboard" else event.payload.get("dashboard_id")
     dashboard = state.dashboards.get(dashboard_id) if isinstance(dashboard_id, int) else None
     if kind in ("dashboard", "widget") and dashboard is not None:
-        widgets = [w for w in dashboard.widgets if kind == "dashboard" or w.id == event.entity.id]
+        widgets = [
+            w
+            for w in dashboard.widgets
+            if (kind == "dashboard" or w.id == event.entity.id)
+            and not (w.template and _blocked(state, w.template))
+        ]
         for widget in widgets:
             targets.append(
                 Target(
@@ -226,6 +242,11 @@ async def targets_for(
             )
         )
     return targets
+
+
+def _blocked(state: GatewayState, name: str) -> bool:
+    """A graph that ran over its render budget is not rendered again until it changes."""
+    return state.failures.blocked(name, state.catalog.signature(name)) is not None
 
 
 def _page_builder(
@@ -298,7 +319,9 @@ async def _warm_one(target: Target, sink: WarmSink, report: WarmReport) -> None:
         ArithmeticError,
     ) as error:
         message = f"{type(error).__name__}: {error}"
-        report.failures.append((target.label, target.template, message))
+        report.failures.append(
+            WarmFailure(target.label, target.template, message, isinstance(error, BudgetExceeded))
+        )
         log.warning("warm_failed", extra={"details": {"target": target.label, "error": message}})
         return
     if target.template:

@@ -9,9 +9,15 @@ dicts, bounded `range`), it:
   huge parts;
 - charges every string such an operation builds to the current render's meter (see
   `dyndash_common.templating.meter`), so many moderate allocations add up to a budget too;
-- raises on unsafe attribute access instead of printing an empty string, so an admin sees why.
+- bounds integer results by bit length (`**`, `*`), and the nesting depth of what a template
+  stores in a `namespace()`, so the hashing or printing of such values cannot run for long;
+- raises on unsafe attribute access instead of printing an empty string, so an admin sees why,
+  and on printing a function, a class or an object with no text of its own (their Python
+  reprs carry memory addresses).
 
-Time and output size are enforced around the render (`inline`, `budget`).
+These are cheap first checks. The wall that holds whatever slips past them is the render
+process itself: its memory, CPU and wall-clock limits (`dyndash_common.templating.pool`).
+
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from jinja2 import BaseLoader, TemplateNotFound, pass_eval_context
+from jinja2 import BaseLoader, TemplateNotFound, Undefined, pass_eval_context
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.filters import do_center, do_format, do_indent, do_join, do_replace
 from jinja2.nodes import Concat, Const, EvalContextModifier, Expr, Impossible, TemplateData
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace
 from markupsafe import soft_str
 
 from dyndash_common.templating.meter import BudgetExceeded, charge
@@ -34,6 +41,13 @@ from dyndash_common.templating.meter import BudgetExceeded, charge
 MAX_SEQUENCE_LENGTH = 1_000_000
 MAX_EXPONENT = 1_000
 MAX_FORMAT_WIDTH = 10_000
+MAX_INT_BITS = 100_000
+MAX_NESTING = 100
+# How many values the nesting and printability checks look at before trusting the process
+# limits instead: they must stay cheap on big but harmless data.
+MAX_CHECKED_VALUES = 10_000
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+_PLAIN = (str, int, float, bool, type(None), Undefined)
 _FORMAT_NUMBERS = re.compile(r"\d+")
 # Widths taken from the arguments ('%*d', '{:{}}') cannot be checked before the C call.
 _ARGUMENT_WIDTH = re.compile(r"%[^a-zA-Z%]*\*|\{[^{}]*:[^{}]*\{")
@@ -73,6 +87,74 @@ def _check_format_string(text: str) -> None:
         raise BudgetExceeded("format widths taken from arguments are not allowed")
     if any(int(number) > MAX_FORMAT_WIDTH for number in _FORMAT_NUMBERS.findall(text)):
         raise BudgetExceeded(f"format widths above {MAX_FORMAT_WIDTH} are not allowed")
+
+
+def _children(value: Any) -> Iterable[Any]:
+    if isinstance(value, dict):
+        return [*value.keys(), *value.values()]
+    return value  # type: ignore[no-any-return]
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether containers nest deeper than `limit` in `value` (shared parts walked once)."""
+    pending = [(value, 1)]
+    depth_seen: dict[int, int] = {}
+    checked = 0
+    while pending:
+        current, depth = pending.pop()
+        if not isinstance(current, _CONTAINERS):
+            continue
+        if depth > limit:
+            return True
+        if depth_seen.get(id(current), 0) >= depth:
+            continue
+        depth_seen[id(current)] = depth
+        for child in _children(current):
+            checked += 1
+            if checked > MAX_CHECKED_VALUES:
+                return False
+            pending.append((child, depth + 1))
+    return False
+
+
+class BoundedNamespace(Namespace):
+    """`namespace()` whose attributes may not hold deeply nested containers: a loop that wraps
+    a value in itself builds a structure whose hash or repr overflows the C stack."""
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if _too_deep(value, MAX_NESTING):
+            raise BudgetExceeded(f"values may not nest more than {MAX_NESTING} containers deep")
+        Namespace.__setitem__(self, name, value)
+
+
+def _unprintable(value: Any) -> str | None:
+    """What in `value` has no text of its own to print (None when all of it has)."""
+    pending = [value]
+    checked = 0
+    while pending and checked < MAX_CHECKED_VALUES:
+        current = pending.pop()
+        checked += 1
+        if isinstance(current, _PLAIN):
+            continue
+        if isinstance(current, _CONTAINERS):
+            pending.extend(_children(current))
+            continue
+        if isinstance(current, type):
+            return "a class"
+        if callable(current):
+            return "a function"
+        kind: Any = type(current)
+        if kind.__repr__ is object.__repr__ and kind.__str__ is object.__str__:
+            return f"a {kind.__name__} object"
+    return None
+
+
+def finalize_output(value: Any) -> Any:
+    """Every `{{ … }}` passes here before it is printed."""
+    what = _unprintable(value)
+    if what is not None:
+        raise SecurityError(f"printing {what} is not allowed; print its data instead")
+    return value
 
 
 class _BoundedCodeGenerator(CodeGenerator):
@@ -121,7 +203,9 @@ class DashboardSandbox(ImmutableSandboxedEnvironment):
             auto_reload=True,
             cache_size=cache_size,
             optimized=False,
+            finalize=finalize_output,
         )
+        self.globals["namespace"] = BoundedNamespace
         self.filters.update(
             format=self._format_filter,
             join=self._join_filter,
@@ -141,9 +225,13 @@ class DashboardSandbox(ImmutableSandboxedEnvironment):
                 size = _sized(sequence)
                 if size is not None and isinstance(times, int):
                     _bounded(size * max(times, 0), "a repeated sequence")
+            if _integers(left, right) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+                raise BudgetExceeded(f"integers may not exceed {MAX_INT_BITS} bits")
         elif operator == "**":
             if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
                 raise BudgetExceeded(f"exponents above {MAX_EXPONENT} are not allowed")
+            if _integers(left, right) and right > 0 and left.bit_length() * right > MAX_INT_BITS:
+                raise BudgetExceeded(f"integers may not exceed {MAX_INT_BITS} bits")
         elif operator == "%":
             if isinstance(left, str):
                 _check_format_string(left)
@@ -221,6 +309,10 @@ class DashboardSandbox(ImmutableSandboxedEnvironment):
         pad = width if isinstance(width, int) else len(width)
         _bounded(len(s) + (s.count("\n") + 1) * max(pad, 0), "an indented string")
         return do_indent(s, width, first, blank)
+
+
+def _integers(left: Any, right: Any) -> bool:
+    return isinstance(left, int) and isinstance(right, int)
 
 
 def _replaced_size(text: str, old: Any, new: Any, count: Any = None) -> int:

@@ -1,59 +1,42 @@
-"""Write-time checks: the template compiles in the sandbox and names only known templates."""
+"""Write-time checks: the template compiles in the sandbox and names only known templates.
+
+Compiling runs template-author input through Jinja2's parser and Python's compiler, which can
+be made to recurse deeply or run long. The admin API therefore compiles in its render pool
+(`RenderPool.references`), under the pool's limits. `LocalCompiler` compiles in-process, for
+templates this codebase writes itself (the demo site, benchmarks, tests).
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection
-
-from jinja2 import TemplateSyntaxError, meta
+from typing import Any, Protocol
 
 from dyndash_common.errors import TemplateInvalid
+from dyndash_common.templating.child import compile_references
 from dyndash_common.templating.sandbox import DashboardSandbox
 
 
-def referenced_templates(source: str, *, field: str = "html_content") -> list[str]:
-    """Compile `source` and return the names it includes, extends or imports.
-
-    Raises TemplateInvalid with the line number on a syntax error, and for a reference whose
-    name is computed at render time: the dependency graph must be known at write time.
-    """
-    environment = DashboardSandbox()
-    try:
-        tree = environment.parse(source)
-        environment.compile(tree)
-    except TemplateSyntaxError as error:
-        raise TemplateInvalid(
-            f"{field}: template syntax error on line {error.lineno}: {error.message}",
-            details={"field": field, "line": error.lineno, "error": error.message},
-        ) from None
-    except (RecursionError, SyntaxError, MemoryError):
-        raise TemplateInvalid(
-            f"{field}: the template nests too deeply to compile; flatten its expressions",
-            details={"field": field},
-        ) from None
-    names = list(meta.find_referenced_templates(tree))
-    if None in names:
-        raise TemplateInvalid(
-            f"{field}: include/extends/import must name a template with a string literal",
-            details={"field": field},
-        )
-    return sorted({name for name in names if name is not None})
+class TemplateCompiler(Protocol):
+    async def references(self, source: str, *, field: str = "html_content") -> list[str]:
+        """The templates `source` includes, extends or imports; TemplateInvalid (with the
+        line of a syntax error) when it does not compile."""
 
 
-async def referenced_templates_off_loop(
-    source: str, *, field: str = "html_content", timeout_seconds: float = 5.0
-) -> list[str]:
-    """`referenced_templates` on a worker thread, so a template that is slow to compile
-    cannot stall the event loop; past the timeout it is refused."""
-    try:
-        return await asyncio.wait_for(
-            asyncio.to_thread(referenced_templates, source, field=field), timeout_seconds
-        )
-    except TimeoutError:
-        raise TemplateInvalid(
-            f"{field}: the template took more than {timeout_seconds:g} s to compile",
-            details={"field": field},
-        ) from None
+def references_from_reply(status: str, payload: Any, field: str) -> list[str]:
+    """Interpret a compile reply of `dyndash_common.templating.child.compile_references`."""
+    if status == "invalid":
+        raise TemplateInvalid(str(payload["message"]), details=payload["details"])
+    if status != "compiled":
+        raise TemplateInvalid(f"{field}: {payload}", details={"field": field})
+    return [str(name) for name in payload]
+
+
+class LocalCompiler:
+    """Compiles in this process: only for templates that no API caller wrote."""
+
+    async def references(self, source: str, *, field: str = "html_content") -> list[str]:
+        status, payload = compile_references(DashboardSandbox(), source, field)
+        return references_from_reply(status, payload, field)
 
 
 def check_references(

@@ -19,10 +19,7 @@ from dyndash_common.changes import ChangeSet
 from dyndash_common.db.models import ApiKey, Route, Template, TemplateVersion
 from dyndash_common.db.types import utcnow
 from dyndash_common.errors import Conflict, NotFound, TemplateInvalid
-from dyndash_common.templating.validation import (
-    check_references,
-    referenced_templates_off_loop,
-)
+from dyndash_common.templating.validation import TemplateCompiler, check_references
 
 CONTENT_FIELDS = ("description", "html_content", "css_content", "js_content", "config")
 PREVIEW_NAME = "__preview__"
@@ -74,10 +71,15 @@ def _snapshot(row: Template, author: ApiKey | None, message: str | None) -> Temp
 
 
 async def create_template(
-    changes: ChangeSet, fields: dict[str, Any], author: ApiKey | None, message: str | None
+    changes: ChangeSet,
+    fields: dict[str, Any],
+    author: ApiKey | None,
+    message: str | None,
+    *,
+    compiler: TemplateCompiler,
 ) -> Template:
     session = changes.session
-    references = await referenced_templates_off_loop(fields.get("html_content", ""))
+    references = await compiler.references(fields.get("html_content", ""))
     await lock_template_graph(session)
     await _name_is_free(session, fields["name"])
     _check_graph(fields["name"], references, await dependency_map(session))
@@ -98,12 +100,13 @@ async def update_template(
     if_match: int | None,
     author: ApiKey | None,
     message: str | None,
+    compiler: TemplateCompiler,
     event_type: str = "template.updated",
 ) -> Template:
     """Apply `fields`; a change that leaves every field as it was makes no new version."""
     session = changes.session
     if "html_content" in fields:
-        references = await referenced_templates_off_loop(fields["html_content"])
+        references = await compiler.references(fields["html_content"])
     await lock_template_graph(session)
     row = await get_or_404(session, Template, template_id, lock=True)
     check_if_match(if_match, row.version)
@@ -130,6 +133,7 @@ async def update_template(
     row.updated_at = utcnow()
     row.render_status = None
     row.render_error = None
+    row.budget_failure_graph = None
     session.add(_snapshot(row, author, message))
     await changes.emit(
         event_type,
@@ -149,6 +153,7 @@ async def rollback_template(
     if_match: int | None,
     author: ApiKey | None,
     message: str | None,
+    compiler: TemplateCompiler,
 ) -> Template:
     old = (
         await changes.session.execute(
@@ -168,6 +173,7 @@ async def rollback_template(
         if_match=if_match,
         author=author,
         message=message or f"rollback to version {version}",
+        compiler=compiler,
         event_type="template.updated",
     )
 
@@ -205,9 +211,11 @@ async def delete_template(changes: ChangeSet, template_id: int, *, if_match: int
     await changes.emit("template.deleted", "template", row.id, row.version, {"name": row.name})
 
 
-async def preview_sources(session: AsyncSession, html_content: str) -> dict[str, str]:
+async def preview_sources(
+    session: AsyncSession, html_content: str, compiler: TemplateCompiler
+) -> dict[str, str]:
     """The preview's source plus every DB template it reaches through include/extends/import."""
-    references = await referenced_templates_off_loop(html_content)
+    references = await compiler.references(html_content)
     graph = await dependency_map(session)
     check_references(references, graph)
     needed, pending = set(), list(references)

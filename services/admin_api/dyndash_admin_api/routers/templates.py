@@ -37,8 +37,8 @@ from dyndash_common.changes import change
 from dyndash_common.db.models import Template, TemplateVersion
 from dyndash_common.envelope import Envelope, success
 from dyndash_common.errors import NotFound, RenderFailed
-from dyndash_common.templating.budget import RenderError, RenderJob
-from dyndash_common.templating.sandbox import BudgetExceeded
+from dyndash_common.templating.meter import BudgetExceeded
+from dyndash_common.templating.pool import RenderError, RenderJob, source_key
 
 router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
 
@@ -72,11 +72,16 @@ async def list_templates(
     responses=errors(403, 409, 413, 422),
 )
 async def create_template(
-    *, runtime: RuntimeDep, key: TemplatesWriter, body: TemplateCreate, response: Response
+    *,
+    runtime: RuntimeDep,
+    pool: RenderPoolDep,
+    key: TemplatesWriter,
+    body: TemplateCreate,
+    response: Response,
 ) -> dict[str, Any]:
     fields = body.model_dump(exclude={"message"})
     async with change(runtime) as changes:
-        row = await operations.create_template(changes, fields, key, body.message)
+        row = await operations.create_template(changes, fields, key, body.message, compiler=pool)
     set_etag(response, row.version)
     return success(_public(row), "template created")
 
@@ -86,10 +91,10 @@ async def preview_template(
     *, runtime: RuntimeDep, pool: RenderPoolDep, _key: TemplatesWriter, body: TemplatePreview
 ) -> dict[str, Any]:
     async with runtime.database.read() as session:
-        sources = await operations.preview_sources(session, body.html_content)
+        sources = await operations.preview_sources(session, body.html_content, pool)
     job = RenderJob(
-        sources=sources,
         name=operations.PREVIEW_NAME,
+        sources={name: (source_key(text), text) for name, text in sources.items()},
         context={**body.context, "css": body.css_content, "js": body.js_content},
     )
     try:
@@ -119,6 +124,7 @@ async def get_template(
 async def update_template(
     *,
     runtime: RuntimeDep,
+    pool: RenderPoolDep,
     key: TemplatesWriter,
     template_id: EntityId,
     body: TemplateUpdate,
@@ -128,7 +134,13 @@ async def update_template(
     fields = body.model_dump(exclude_unset=True, exclude={"message"})
     async with change(runtime) as changes:
         row = await operations.update_template(
-            changes, template_id, fields, if_match=if_match, author=key, message=body.message
+            changes,
+            template_id,
+            fields,
+            if_match=if_match,
+            author=key,
+            message=body.message,
+            compiler=pool,
         )
     set_etag(response, row.version)
     return success(_public(row))
@@ -199,6 +211,7 @@ async def get_version(
 async def rollback_template(
     *,
     runtime: RuntimeDep,
+    pool: RenderPoolDep,
     key: TemplatesWriter,
     template_id: EntityId,
     body: TemplateRollback,
@@ -207,7 +220,13 @@ async def rollback_template(
 ) -> dict[str, Any]:
     async with change(runtime) as changes:
         row = await operations.rollback_template(
-            changes, template_id, body.version, if_match=if_match, author=key, message=body.message
+            changes,
+            template_id,
+            body.version,
+            if_match=if_match,
+            author=key,
+            message=body.message,
+            compiler=pool,
         )
     set_etag(response, row.version)
     return success(

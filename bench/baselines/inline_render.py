@@ -1,4 +1,5 @@
-"""Budgeted rendering inside the serving process, for the gateway's misses.
+"""Budgeted rendering inside the serving process: how the gateway rendered its misses before
+renders moved to child processes, kept as the baseline of `bench.cold_miss`.
 
 Renders run on a small thread pool, off the event loop, so cached pages keep flowing while a
 slow template renders. Each render is bounded in:
@@ -10,8 +11,8 @@ slow template renders. Each render is bounded in:
 - memory: the sandbox charges every string an amplifying operation builds to a per-render
   meter, and refuses any one value over its size limit.
 
-The renderer service renders in separate processes with an address-space limit as well
-(`dyndash_common.templating.budget`); this path trades that last wall for speed on the hot path.
+It cannot stop a long C call, a crash or memory growth outside the meter: that is why the
+shipped services render in `dyndash_common.templating.pool` instead.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from typing import Any, TypeVar
 
 from jinja2 import Template
 
-from dyndash_common.templating.budget import RenderBudget
 from dyndash_common.templating.meter import BudgetExceeded, metered
+from dyndash_common.templating.pool import RenderBudget
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""Recording how a template version renders, for the admin API and the event stream."""
+"""Recording how a template version renders, for the admin API, gateways and renderers."""
 
 from __future__ import annotations
 
@@ -12,11 +12,17 @@ MAX_ERROR_CHARS = 2000
 
 
 async def record_render_status(
-    runtime: Runtime, template_name: str, version: int, failure: str | None
+    runtime: Runtime,
+    template_name: str,
+    version: int,
+    failure: str | None,
+    *,
+    budget_graph: str | None = None,
 ) -> None:
     """Mark that version of the template `ok` or `failed` (a newer version keeps its own
-    status); a new failure is an event (`template.render_failed`), which no one answers with
-    more render work."""
+    status). `budget_graph` names the include graph of a budget failure, which no one renders
+    again (see `dyndash_common.site.failures`). A new failure is an event,
+    `template.render_failed`: a report, which no one answers with more render work."""
     async with change(runtime) as changes:
         row = (
             await changes.session.execute(
@@ -29,9 +35,16 @@ async def record_render_status(
             return  # another part of the same change failed with this version: keep that
         status = "failed" if failure else "ok"
         error = failure[:MAX_ERROR_CHARS] if failure else None
-        if (row.render_status, row.render_error) == (status, error):
+        if budget_graph is None and row.budget_failure_graph is not None and failure:
+            budget_graph = row.budget_failure_graph  # a plain error does not lift a budget one
+        if (row.render_status, row.render_error, row.budget_failure_graph) == (
+            status,
+            error,
+            budget_graph,
+        ):
             return
         row.render_status, row.render_error = status, error
+        row.budget_failure_graph = budget_graph
         await changes.session.flush()
         if failure:
             await changes.emit(
@@ -39,5 +52,5 @@ async def record_render_status(
                 "template",
                 row.id,
                 row.version,
-                {"name": row.name, "error": error},
+                {"name": row.name, "error": error, "budget_graph": budget_graph},
             )
