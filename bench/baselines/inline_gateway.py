@@ -51,7 +51,11 @@ class InlineTemplates:
         source: str | None,
         context: dict[str, Any],
         asset_urls: dict[str, str],
+        admit: Callable[[], None] | None = None,
     ) -> str:
+        if admit is not None:
+            admit()
+
         def work() -> str:
             template = self.environment.get_template(name) if name else self._compiled(source or "")
             full = {**context, "asset_url": lambda kind: asset_urls.get(kind, "")}

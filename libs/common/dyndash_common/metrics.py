@@ -17,6 +17,11 @@ RENDER_SECONDS = Histogram(
     ["template"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+EVENT_LOOP_LAG = Histogram(
+    "dyndash_event_loop_lag_seconds",
+    "How much later than asked the event loop ran a ticker's wake-up (sampled every 50 ms)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 CACHE_RESULTS = LoopCounter(
     "dyndash_cache_requests", "Cache lookups by the layer that answered", ["layer"]
 )

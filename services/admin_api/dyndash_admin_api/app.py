@@ -14,6 +14,7 @@ from dyndash_admin_api.routers import dashboards, events, health, keys, routes, 
 from dyndash_common.apikeys import ensure_key
 from dyndash_common.events.bus import EventBus
 from dyndash_common.events.publisher import run_sweeper
+from dyndash_common.loop_lag import sample_loop_lag
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.templating.pool import RenderBudget, RenderPool
@@ -48,14 +49,16 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
                 settings.outbox_sweep_grace_seconds,
             )
         )
+        lag = asyncio.create_task(sample_loop_lag())
         app.state.runtime = runtime
         app.state.render_pool = pool
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, lag):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await pool.aclose()
             await runtime.close()
 

@@ -16,6 +16,7 @@ from dyndash_common.cache.redis_store import RedisStore
 from dyndash_common.errors import Unauthorized
 from dyndash_common.events.model import ChangeEvent
 from dyndash_common.jobs import WARMED_TYPES
+from dyndash_common.loop_lag import sample_loop_lag
 from dyndash_common.ratelimit import InProcessRateLimiter
 from dyndash_common.runtime import Runtime
 from dyndash_common.site.assets import Assets
@@ -147,6 +148,7 @@ class Gateway:
             self.follower.listeners.append(self._queue_warm)
 
     async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(sample_loop_lag()))
         if self.pool is not None:
             await self.pool.start()
         self._tasks.append(asyncio.create_task(self._run()))

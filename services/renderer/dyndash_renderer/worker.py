@@ -28,6 +28,7 @@ from dyndash_common.events.model import ChangeEvent, EntityRef
 from dyndash_common.events.publisher import sweep_once
 from dyndash_common.jobs import WARM_FUNCTION, ArqJobs, queue_name
 from dyndash_common.logs import configure_logging, instance_id
+from dyndash_common.loop_lag import sample_loop_lag
 from dyndash_common.metrics import (
     RENDER_JOB_SECONDS,
     RENDER_JOBS,
@@ -92,6 +93,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["queue_reporter"] = asyncio.create_task(
         _report_queue_depth(runtime, settings, instance_id()), name="render-queue-depth"
     )
+    ctx["loop_lag"] = asyncio.create_task(sample_loop_lag(), name="loop-lag")
 
 
 async def _report_queue_depth(runtime: Runtime, settings: Settings, instance: str) -> None:
@@ -137,17 +139,18 @@ async def _report_queue_depth(runtime: Runtime, settings: Settings, instance: st
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    if "queue_reporter" in ctx:
-        ctx["queue_reporter"].cancel()
-        with contextlib.suppress(BaseException):
-            await ctx["queue_reporter"]
+    for name in ("queue_reporter", "loop_lag"):
+        if name in ctx:
+            ctx[name].cancel()
+            with contextlib.suppress(BaseException):
+                await ctx[name]
     if "metrics_server" in ctx:
         server = ctx["metrics_server"]
         # shutdown() waits for the serving thread's poll: off the event loop.
         await asyncio.to_thread(server.shutdown)
         server.server_close()
     if "pool" in ctx:
-        ctx["pool"].close()
+        await ctx["pool"].aclose()
     if "runtime" in ctx:
         await ctx["runtime"].close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol
 
 import orjson
@@ -58,8 +59,10 @@ class TemplateRenderer(Protocol):
         source: str | None,
         context: dict[str, Any],
         asset_urls: dict[str, str],
+        admit: Callable[[], None] | None = None,
     ) -> str:
-        """Render DB template `name`, or `source` when name is None, under the budget."""
+        """Render DB template `name`, or `source` when name is None, under the budget.
+        `admit` may refuse the render by raising, right before it starts."""
 
 
 class ProcessTemplates:
@@ -76,6 +79,7 @@ class ProcessTemplates:
         source: str | None,
         context: dict[str, Any],
         asset_urls: dict[str, str],
+        admit: Callable[[], None] | None = None,
     ) -> str:
         if name is not None:
             sources = {}
@@ -87,10 +91,14 @@ class ProcessTemplates:
         else:
             text = source or ""
             sources, target = {INLINE_NAME: (source_key(text), text)}, INLINE_NAME
-        return await self.pool.render(RenderJob(target, sources, context, asset_urls))
+        return await self.pool.render(RenderJob(target, sources, context, asset_urls), admit)
 
 
 BudgetFailed = Callable[[str, str], None]
+
+
+class BlockedRender(BudgetExceeded):
+    """Not rendered: this template's graph already failed its budget at these versions."""
 
 
 class PageBuilder:
@@ -152,15 +160,19 @@ class PageBuilder:
     async def _render(
         self, name: str | None, source: str | None, context: dict[str, Any], assets: dict[str, str]
     ) -> str:
+        admit = None
         if name is not None:
-            reason = self.failures.blocked(name, self.catalog.signature(name))
-            if reason is not None:
-                raise BudgetExceeded(f"{reason} (not rendered again until the template changes)")
+            self._refuse_failed(name)
+            # Checked again once a render process is free: a render queued behind the one
+            # that failed its budget is refused rather than run.
+            admit = partial(self._refuse_failed, name)
         self.renders += 1
         label = name or "_inline"
         started = time.perf_counter()
         try:
-            html = await self.templates.render(name, source, context, assets)
+            html = await self.templates.render(name, source, context, assets, admit)
+        except BlockedRender:
+            raise
         except BudgetExceeded as error:
             RENDERS.labels(label, "budget").inc()
             if name is not None and self.on_budget_failure is not None:
@@ -172,6 +184,11 @@ class PageBuilder:
         RENDER_SECONDS.labels(label).observe(time.perf_counter() - started)
         RENDERS.labels(label, "ok").inc()
         return html
+
+    def _refuse_failed(self, name: str) -> None:
+        reason = self.failures.blocked(name, self.catalog.signature(name))
+        if reason is not None:
+            raise BlockedRender(f"{reason} (not rendered again until the template changes)")
 
     async def page(
         self, route: RouteInfo, template: str, params: dict[str, str], query: dict[str, str]

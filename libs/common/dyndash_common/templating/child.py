@@ -19,6 +19,7 @@ keeps every template compiled until a job names a newer version of it.
 
 from __future__ import annotations
 
+import os
 import resource
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -31,6 +32,11 @@ from dyndash_common.templating.meter import BudgetExceeded, metered
 from dyndash_common.templating.sandbox import DashboardSandbox
 
 CACHED_TEMPLATES = 2000
+# A template that does not compile in this long (wall clock, and CPU) is refused at write.
+COMPILE_TIMEOUT_SECONDS = 5.0
+# Renders yield the CPU to the serving process: on a busy core a hostile render slows only
+# other renders, not the pages served from cache.
+RENDER_NICENESS = 10
 Reply = list[Any]
 
 
@@ -87,7 +93,16 @@ def compile_references(environment: DashboardSandbox, source: str, field: str) -
                 "details": {"field": field, "line": error.lineno, "error": error.message},
             },
         ]
-    except (RecursionError, SyntaxError, MemoryError):
+    except MemoryError:
+        return [
+            "invalid",
+            {
+                "message": f"{field}: the template could not be compiled within its memory "
+                "budget; split it into smaller templates",
+                "details": {"field": field, "reason": "budget"},
+            },
+        ]
+    except (RecursionError, SyntaxError):
         return [
             "invalid",
             {
@@ -114,14 +129,14 @@ class _CpuLimit:
     time used so far plus the job's budget. Past it the kernel sends SIGXCPU, which ends the
     process even inside a C call that no Python-level check could interrupt."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = max(1, int(seconds + 0.999))
+    def __init__(self, render_seconds: float) -> None:
+        self.render_seconds = render_seconds
 
-    def arm(self) -> None:
+    def arm(self, seconds: float) -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         used = int(usage.ru_utime + usage.ru_stime) + 1
         _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-        soft = used + self.seconds
+        soft = used + max(1, int(seconds + 0.999))
         if hard != resource.RLIM_INFINITY:
             soft = min(soft, hard)
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
@@ -139,6 +154,7 @@ def serve(
     resource.setrlimit(resource.RLIMIT_AS, (max_memory_bytes, max_memory_bytes))
     # A child killed by its limits leaves no core file behind.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.nice(RENDER_NICENESS)
     cpu = _CpuLimit(cpu_seconds)
     loader = VersionedSources()
     environment = DashboardSandbox(loader, cache_size=CACHED_TEMPLATES)
@@ -148,7 +164,8 @@ def serve(
             message = orjson.loads(connection.recv_bytes())
         except (EOFError, OSError):
             return
-        cpu.arm()
+        compiling = message.get("op") == "compile"
+        cpu.arm(COMPILE_TIMEOUT_SECONDS if compiling else cpu.render_seconds)
         reply = answer(environment, loader, message, max_memory_bytes, max_output_chars)
         try:
             connection.send_bytes(orjson.dumps(reply))

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import multiprocessing
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from dyndash_common.errors import TemplateInvalid
-from dyndash_common.templating.child import serve
+from dyndash_common.templating.child import COMPILE_TIMEOUT_SECONDS, serve
 from dyndash_common.templating.meter import BudgetExceeded
 from dyndash_common.templating.validation import references_from_reply
 
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
 
 # Starting a process is not part of any render's budget.
 STARTUP_TIMEOUT_SECONDS = 60.0
-# A template that does not compile in this long is refused at write.
-COMPILE_TIMEOUT_SECONDS = 5.0
 _CHILD_MODULE = "dyndash_common.templating.child"
 
 
@@ -126,9 +125,16 @@ class RenderPool:
         self._context.set_forkserver_preload([_CHILD_MODULE])
         self._slots = asyncio.Semaphore(size)
         self._idle: list[_Child] = []
+        self._busy: set[_Child] = set()
         self._replacing: set[asyncio.Task[None]] = set()
         self._closed = False
         self.replaced = 0
+
+    @property
+    def pids(self) -> list[int]:
+        """The process ids of the render processes, busy ones first."""
+        children = [*self._busy, *self._idle]
+        return [child.process.pid for child in children if child.process.pid is not None]
 
     async def start(self) -> None:
         """Start the children now, so no render waits for a process to boot."""
@@ -151,8 +157,12 @@ class RenderPool:
             raise RenderError("the render process did not start")
         return child
 
-    async def render(self, job: RenderJob) -> str:
-        """The rendered HTML; BudgetExceeded past a budget, RenderError on a template error."""
+    async def render(self, job: RenderJob, admit: Callable[[], None] | None = None) -> str:
+        """The rendered HTML; BudgetExceeded past a budget, RenderError on a template error.
+
+        `admit` runs once a process is free, right before the job is sent: it may refuse the
+        job by raising (a render queued behind one that just failed its budget).
+        """
 
         def message(child: _Child) -> dict[str, Any]:
             fresh = [
@@ -171,7 +181,7 @@ class RenderPool:
         def sent(child: _Child) -> None:
             child.known.update({name: version for name, (version, _) in job.sources.items()})
 
-        status, payload = await self._run(message, sent, self.budget.timeout_seconds)
+        status, payload = await self._run(message, sent, self.budget.timeout_seconds, admit)
         if status == "ok":
             return str(payload)
         if status == "budget":
@@ -196,12 +206,16 @@ class RenderPool:
 
     async def _run(
         self,
-        build: Any,
-        sent: Any,
+        build: Callable[[_Child], dict[str, Any]],
+        sent: Callable[[_Child], None],
         deadline: float,
+        admit: Callable[[], None] | None = None,
     ) -> tuple[str, Any]:
         async with self._slots:
+            if admit is not None:
+                admit()
             child = self._idle.pop() if self._idle else await self._started()
+            self._busy.add(child)
             try:
                 child.connection.send_bytes(orjson.dumps(build(child)))
                 sent(child)
@@ -222,6 +236,8 @@ class RenderPool:
                 child.kill()
                 self._replace()
                 raise
+            finally:
+                self._busy.discard(child)
             status = str(reply[0])
             if status == "budget":
                 # Whatever it allocated on the way (a MemoryError leaves a fragmented heap)

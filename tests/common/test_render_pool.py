@@ -1,0 +1,87 @@
+"""The render pool: budgets enforced by the OS and the parent, children replaced, templates kept
+compiled per version."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from dyndash_common.errors import TemplateInvalid
+from dyndash_common.templating.meter import BudgetExceeded
+from dyndash_common.templating.pool import RenderBudget, RenderError, RenderJob, RenderPool
+
+SLOW = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+
+
+def job(source: str, version: str = "1", **context: object) -> RenderJob:
+    return RenderJob("page", {"page": (version, source)}, dict(context))
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[RenderPool]:
+    started = RenderPool(
+        RenderBudget(timeout_seconds=0.5, max_memory_bytes=192 * 1024 * 1024), size=1
+    )
+    await started.start()
+    try:
+        yield started
+    finally:
+        await started.aclose()
+
+
+async def test_renders_and_keeps_templates_per_version(pool: RenderPool) -> None:
+    assert await pool.render(job("<p>{{ n }}</p>", n=1)) == "<p>1</p>"
+    # The same version key is not sent again: the child renders what it compiled.
+    assert await pool.render(job("ignored", n=2)) == "<p>2</p>"
+    assert await pool.render(job("<b>{{ n }}</b>", "2", n=3)) == "<b>3</b>"
+
+
+async def test_a_template_error_is_a_render_error_and_the_child_stays(pool: RenderPool) -> None:
+    with pytest.raises(RenderError, match="ZeroDivisionError"):
+        await pool.render(job("{{ 1 // 0 }}"))
+    assert pool.replaced == 0
+    assert await pool.render(job("ok", "2")) == "ok"
+
+
+async def test_a_render_past_its_deadline_is_killed_and_replaced(pool: RenderPool) -> None:
+    started = time.monotonic()
+    with pytest.raises(BudgetExceeded, match=r"time budget of 0\.5 s"):
+        await pool.render(job(SLOW))
+    assert time.monotonic() - started < 2
+    assert pool.replaced == 1
+    assert await pool.render(job("after", "2")) == "after"
+
+
+async def test_a_child_that_crashes_costs_only_its_render(pool: RenderPool) -> None:
+    """A segfault (here sent by hand: the sandbox refuses the known ways to cause one) ends
+    the child mid-render; the render is a budget failure naming the crash."""
+    render = asyncio.create_task(pool.render(job(SLOW)))
+    await asyncio.sleep(0.1)
+    busy = pool.pids[0]
+    os.kill(busy, signal.SIGSEGV)
+    with pytest.raises(BudgetExceeded, match="crashed its process"):
+        await render
+    assert await pool.render(job("alive", "2")) == "alive"
+
+
+async def test_memory_growth_stops_at_the_address_space_limit(pool: RenderPool) -> None:
+    with pytest.raises(BudgetExceeded, match=r"memory|time budget"):
+        await pool.render(job("{{ ([range(100000)|list] * 100000)|tojson }}"))
+    assert await pool.render(job("after", "2")) == "after"
+
+
+async def test_a_template_that_compiles_too_slowly_is_invalid(pool: RenderPool) -> None:
+    with pytest.raises(TemplateInvalid, match="could not be compiled within its"):
+        await pool.references("{{x}}" * 190_000)
+    assert await pool.references("{% include 'a' %}{% import 'b' as b %}") == ["a", "b"]
+
+
+async def test_syntax_errors_name_their_line(pool: RenderPool) -> None:
+    with pytest.raises(TemplateInvalid, match="line 2") as raised:
+        await pool.references("ok\n{% if %}")
+    assert raised.value.details["line"] == 2
