@@ -31,6 +31,7 @@ lint: sync
 bench: sync
 	$(UV) run --frozen python -m bench.event_latency
 	$(UV) run --frozen python -m bench.gateway
+	$(UV) run --frozen python -m bench.cold_miss
 	$(UV) run --frozen python -m bench.renderer
 
 # One admin API, three gateways and two renderers on loopback, against the local PostgreSQL

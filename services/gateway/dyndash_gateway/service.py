@@ -22,6 +22,7 @@ from dyndash_common.cache.redis_store import RedisStore
 from dyndash_common.metrics import CACHE_RESULTS
 from dyndash_common.site import keys
 from dyndash_common.templating.meter import BudgetExceeded
+from dyndash_common.templating.pool import RenderError
 
 log = logging.getLogger("dyndash.gateway")
 
@@ -195,7 +196,14 @@ class CachedResponses:
         except BudgetExceeded as error:
             log.warning("render_over_budget", extra={"details": {"reason": str(error)}})
             raise Unservable(503, f"this page is over its render budget: {error}", 30) from None
-        except (TemplateError, ValueError, TypeError, LookupError, ArithmeticError) as error:
+        except (
+            RenderError,
+            TemplateError,
+            ValueError,
+            TypeError,
+            LookupError,
+            ArithmeticError,
+        ) as error:
             log.error(
                 "render_failed", extra={"details": {"error": f"{type(error).__name__}: {error}"}}
             )

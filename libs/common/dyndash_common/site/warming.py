@@ -291,7 +291,12 @@ async def warm(targets: list[Target], sink: WarmSink, concurrency: int = 1) -> W
         if await sink.has(target.key, target.signature):
             report.skipped += 1
         elif await sink.claim(target.key, target.signature):
-            claimed.append(target)
+            # Whoever held the lock may have written it between our look and our claim.
+            if await sink.has(target.key, target.signature):
+                await sink.release(target.key, target.signature)
+                report.skipped += 1
+            else:
+                claimed.append(target)
         else:
             report.skipped += 1  # a gateway or another worker is rendering it now
 

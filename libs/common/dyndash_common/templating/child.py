@@ -32,8 +32,6 @@ from dyndash_common.templating.meter import BudgetExceeded, metered
 from dyndash_common.templating.sandbox import DashboardSandbox
 
 CACHED_TEMPLATES = 2000
-# A template that does not compile in this long (wall clock, and CPU) is refused at write.
-COMPILE_TIMEOUT_SECONDS = 5.0
 # Renders yield the CPU to the serving process: on a busy core a hostile render slows only
 # other renders, not the pages served from cache.
 RENDER_NICENESS = 10
@@ -129,14 +127,14 @@ class _CpuLimit:
     time used so far plus the job's budget. Past it the kernel sends SIGXCPU, which ends the
     process even inside a C call that no Python-level check could interrupt."""
 
-    def __init__(self, render_seconds: float) -> None:
-        self.render_seconds = render_seconds
+    def __init__(self, seconds: float) -> None:
+        self.seconds = max(1, int(seconds + 0.999))
 
-    def arm(self, seconds: float) -> None:
+    def arm(self) -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         used = int(usage.ru_utime + usage.ru_stime) + 1
         _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-        soft = used + max(1, int(seconds + 0.999))
+        soft = used + self.seconds
         if hard != resource.RLIM_INFINITY:
             soft = min(soft, hard)
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
@@ -164,8 +162,7 @@ def serve(
             message = orjson.loads(connection.recv_bytes())
         except (EOFError, OSError):
             return
-        compiling = message.get("op") == "compile"
-        cpu.arm(COMPILE_TIMEOUT_SECONDS if compiling else cpu.render_seconds)
+        cpu.arm()
         reply = answer(environment, loader, message, max_memory_bytes, max_output_chars)
         try:
             connection.send_bytes(orjson.dumps(reply))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from dyndash_common.errors import TemplateInvalid
-from dyndash_common.templating.child import COMPILE_TIMEOUT_SECONDS, serve
+from dyndash_common.templating.child import serve
 from dyndash_common.templating.meter import BudgetExceeded
 from dyndash_common.templating.validation import references_from_reply
 
@@ -190,12 +190,13 @@ class RenderPool:
 
     async def references(self, source: str, *, field: str = "html_content") -> list[str]:
         """Compile `source` in a child; the templates it names. TemplateInvalid when it does
-        not compile, names a template by a computed name, or cannot compile in time."""
+        not compile, names a template by a computed name, or cannot compile within the render
+        budget (a template that cannot would fail every render, which compiles it first)."""
         try:
             status, payload = await self._run(
                 lambda _: {"op": "compile", "source": source, "field": field},
                 lambda _: None,
-                COMPILE_TIMEOUT_SECONDS,
+                self.budget.timeout_seconds,
             )
         except BudgetExceeded as error:
             raise TemplateInvalid(
