@@ -85,3 +85,8 @@ async def test_syntax_errors_name_their_line(pool: RenderPool) -> None:
     with pytest.raises(TemplateInvalid, match="line 2") as raised:
         await pool.references("ok\n{% if %}")
     assert raised.value.details["line"] == 2
+
+
+async def test_context_values_json_cannot_carry_reach_the_template(pool: RenderPool) -> None:
+    rendered = await pool.render(job("{{ n }} {{ pair[1] }}", n=10**30, pair=("a", "b")))
+    assert rendered == f"{10**30} b"

@@ -155,16 +155,17 @@ def _lag_samples(metrics: str) -> tuple[float, float]:
     return total, within
 
 
-async def _create(servers: Servers, name: str, html: str, path: str) -> int:
+async def _create(servers: Servers, name: str, html: str, *paths: str) -> int:
     template = await servers.admin.post(
         "/api/v1/templates", json={"name": name, "html_content": html}
     )
     assert template.status_code == 201, template.text
     template_id: int = template.json()["data"]["id"]
-    route = await servers.admin.post(
-        "/api/v1/routes", json={"path": path, "template_id": template_id}
-    )
-    assert route.status_code == 201, route.text
+    for path in paths:
+        route = await servers.admin.post(
+            "/api/v1/routes", json={"path": path, "template_id": template_id}
+        )
+        assert route.status_code == 201, route.text
     return template_id
 
 
@@ -212,7 +213,8 @@ async def test_hostile_templates_cannot_hurt_the_serving_processes(servers: Serv
         lag_before = _lag_samples((await servers.web.get("/metrics")).text)
         # Written harmless first, then made hostile by a PUT: on the embedded default the
         # change is warmed in-process as soon as it commits (the audit's `dyndash dev` crash).
-        template_id = await _create(servers, kind, "<p>fine</p>", f"/{kind}/{{n}}")
+        # The route without params is warmed after each change (in-process when embedded).
+        template_id = await _create(servers, kind, "<p>fine</p>", f"/{kind}", f"/{kind}/{{n}}")
         put = await servers.admin.put(
             f"/api/v1/templates/{template_id}", json={"html_content": source}
         )
@@ -271,13 +273,17 @@ async def test_a_failed_version_is_not_rendered_again_anywhere(
     slow = HOSTILE["long-c-call"]
     put = await servers.admin.put(f"/api/v1/templates/{template_id}", json={"html_content": slow})
     assert put.status_code == 200, put.text
-    for _ in range(200):
-        if (await servers.web.get("/slow/a")).status_code == 503:
+    # A new variant each time: one served before the change would come back STALE (its last
+    # good render), not 503.
+    for attempt in range(400):
+        first = await servers.web.get(f"/slow/a{attempt}")
+        if first.status_code == 503:
             break
         await asyncio.sleep(0.025)
+    assert first.status_code == 503, (first.headers, first.text)
     started = time.perf_counter()
     again = await servers.web.get("/slow/b")
-    assert again.status_code == 503
+    assert again.status_code == 503, (again.headers, again.text)
     assert "not rendered again" in again.text
     assert time.perf_counter() - started < RENDER_TIMEOUT / 2, "a failed version was rendered"
     if backend.name == "postgres":

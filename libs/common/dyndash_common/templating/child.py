@@ -4,8 +4,9 @@ Runs in a child of the serving process (see `dyndash_common.templating.pool`), u
 address-space limit and a CPU-time limit of its own, so a template that crashes the
 interpreter, runs a long C call or allocates without bound takes down only this process.
 
-Messages are JSON both ways (never pickle: what the parent reads must not be able to run code
-in it, even from a child whose sandbox was broken):
+Jobs come pickled (from the trusted parent, with any Python value its context holds); replies
+go back as JSON, never pickle: what the parent reads must not be able to run code in it, even
+from a child whose sandbox was broken.
 
     parent → child  {"op": "render", "name": n, "sources": [[name, version, source], …],
                      "context": {…}, "asset_urls": {kind: url}}
@@ -20,6 +21,7 @@ keeps every template compiled until a job names a newer version of it.
 from __future__ import annotations
 
 import os
+import pickle
 import resource
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -159,7 +161,7 @@ def serve(
     connection.send_bytes(orjson.dumps(["ready", None]))
     while True:
         try:
-            message = orjson.loads(connection.recv_bytes())
+            message = pickle.loads(connection.recv_bytes())  # noqa: S301 (from our parent)
         except (EOFError, OSError):
             return
         cpu.arm()

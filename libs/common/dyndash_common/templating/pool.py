@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import hashlib
 import multiprocessing
+import pickle
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 # Starting a process is not part of any render's budget.
 STARTUP_TIMEOUT_SECONDS = 60.0
 _CHILD_MODULE = "dyndash_common.templating.child"
+_PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 @dataclass(frozen=True)
@@ -218,7 +220,7 @@ class RenderPool:
             child = self._idle.pop() if self._idle else await self._started()
             self._busy.add(child)
             try:
-                child.connection.send_bytes(orjson.dumps(build(child)))
+                child.connection.send_bytes(pickle.dumps(build(child), _PICKLE_PROTOCOL))
                 sent(child)
                 await _readable(child.connection, deadline)
                 reply = orjson.loads(child.connection.recv_bytes())
