@@ -115,7 +115,15 @@ async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> N
                 )
                 _save_dev_key(secret)
             else:
-                await ensure_key(session, pepper=settings.key_pepper, secret=secret, name="dev")
+                await ensure_key(
+                    session,
+                    pepper=settings.key_pepper,
+                    secret=secret,
+                    name="dev",
+                    source="DYNDASH_BOOTSTRAP_API_KEY"
+                    if settings.bootstrap_api_key
+                    else str(DEV_KEY_FILE),
+                )
     finally:
         await runtime.close()
     base = f"http://{host}:{port}"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from dyndash_common.apikeys import create_key
+from dyndash_common.apikeys import create_key, ensure_key
 from dyndash_common.db.engine import Database, create_engine
 from tests.conftest import Api, start_api
 from tests.utils.backends import TEST_PEPPER, Backend, snapshot
@@ -47,6 +48,41 @@ async def test_revoked_key_is_401(api: Api) -> None:
         response = await client.get("/api/v1/templates")
     assert response.status_code == 401
     assert "revoked" in response.json()["message"]
+
+
+async def test_a_revoked_bootstrap_key_stays_revoked_across_restarts(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    other_admin = await api.create_key("admin")
+    keys = (await api.client.get("/api/v1/keys")).json()["data"]["items"]
+    bootstrap_id = next(k["id"] for k in keys if k["name"] == "bootstrap")
+    async with httpx.AsyncClient(
+        base_url=api.base_url, headers={"X-API-Key": other_admin}
+    ) as admin:
+        assert (await admin.delete(f"/api/v1/keys/{bootstrap_id}")).status_code == 200
+    with caplog.at_level(logging.WARNING, logger="dyndash.keys"):
+        async for restarted in start_api(api.backend):
+            response = await restarted.client.get("/api/v1/templates")
+            assert response.status_code == 401
+            assert "revoked" in response.json()["message"]
+    warnings = [r for r in caplog.records if r.getMessage() == "bootstrap_key_revoked"]
+    assert len(warnings) == 1
+    assert warnings[0].details["rotate"] == "DYNDASH_BOOTSTRAP_API_KEY"  # type: ignore[attr-defined]
+
+
+async def test_ensure_key_keeps_an_existing_keys_scopes(backend: Backend) -> None:
+    database = Database(create_engine(backend.settings.database_url))
+    secret = "ddk_dev-key-0123456789-0123456789"
+    async with database.write() as session:
+        row, _ = await create_key(
+            session, pepper=TEST_PEPPER, name="dev", scopes=["data:read"], secret=secret
+        )
+    async with database.write() as session:
+        again = await ensure_key(
+            session, pepper=TEST_PEPPER, secret=secret, name="dev", source=".dyndash/dev-api-key"
+        )
+        assert (again.id, again.scopes) == (row.id, ["data:read"])
+    await database.dispose()
 
 
 async def test_expired_key_is_401(api: Api) -> None:

@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
                     pepper=settings.key_pepper,
                     secret=settings.bootstrap_api_key,
                     name="bootstrap",
+                    source="DYNDASH_BOOTSTRAP_API_KEY",
                 )
         sweeper = asyncio.create_task(
             run_sweeper(
