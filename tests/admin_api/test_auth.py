@@ -30,6 +30,17 @@ async def test_missing_invalid_and_malformed_keys_are_401(api: Api) -> None:
             assert "key" in body["message"]
 
 
+async def test_keys_longer_than_the_format_allows_are_refused_unhashed(api: Api) -> None:
+    async with httpx.AsyncClient(base_url=api.base_url) as anonymous:
+        for headers in (
+            {"X-API-Key": "ddk_" + "k" * 125},
+            {"Authorization": "Bearer " + "k" * 100_000},
+        ):
+            response = await anonymous.get("/api/v1/templates", headers=headers)
+            assert response.status_code == 401
+            assert "at most 128 characters" in response.json()["message"]
+
+
 async def test_bearer_key_is_accepted(api: Api) -> None:
     secret = await api.create_key("data:read")
     async with httpx.AsyncClient(base_url=api.base_url) as client:

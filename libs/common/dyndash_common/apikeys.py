@@ -32,6 +32,10 @@ KEY_PREFIX = "ddk_"
 # from outside (the bootstrap key) show nothing of themselves.
 DISPLAY_LENGTH = 8
 log = logging.getLogger("dyndash.keys")
+# The longest key accepted anywhere: generated keys are 47 characters, a bootstrap key is
+# chosen by the operator within this bound. Longer presented keys are refused before any
+# hashing or caching, so a client cannot make the services hold or digest megabytes of them.
+MAX_KEY_LENGTH = 128
 # last_used_at is a hint for operators, not an audit log: refresh it at most this often.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
@@ -114,6 +118,10 @@ async def ensure_key(
 async def authenticate(session: AsyncSession, *, pepper: str, presented: str | None) -> ApiKey:
     if not presented:
         raise Unauthorized("an API key is required: send it in the X-API-Key header")
+    if len(presented) > MAX_KEY_LENGTH:
+        raise Unauthorized(
+            f"the API key is not valid (keys are at most {MAX_KEY_LENGTH} characters)"
+        )
     # The keyed hash is the lookup key: without the pepper nobody can aim at a stored hash, so
     # the index lookup leaks nothing; the final comparison is constant-time all the same.
     presented_hash = hash_secret(pepper, presented)

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from dyndash_common.apikeys import MAX_KEY_LENGTH
+
 DEV_KEY_PEPPER = "dyndash-development-pepper-not-for-production"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./dyndash.db"
 
@@ -98,8 +100,10 @@ class Settings(BaseSettings):
     @field_validator("bootstrap_api_key")
     @classmethod
     def _bootstrap_key_length(cls, value: str | None) -> str | None:
-        if value is not None and len(value) < 24:
-            raise ValueError("DYNDASH_BOOTSTRAP_API_KEY must be at least 24 characters")
+        if value is not None and not 24 <= len(value) <= MAX_KEY_LENGTH:
+            raise ValueError(
+                f"DYNDASH_BOOTSTRAP_API_KEY must be 24 to {MAX_KEY_LENGTH} characters long"
+            )
         return value or None
 
     @model_validator(mode="after")
