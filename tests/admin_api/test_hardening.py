@@ -158,3 +158,12 @@ async def test_racing_updates_cannot_create_an_include_cycle(api: Api) -> None:
 def test_sqlite_refuses_several_workers() -> None:
     with pytest.raises(ValidationError, match="PostgreSQL and Redis"):
         Settings(database_url="sqlite:///x.db", workers=2)
+
+
+async def test_ids_in_paths_are_ascii_digits_only(api: Api) -> None:
+    template = await api.create_template()
+    assert template["id"] == 1
+    for tail in ("+1", "%201", "0_1", "%D9%A1", "%C2%B9"):
+        response = await api.client.get(f"/api/v1/templates/{tail}")
+        assert response.status_code == 422, (tail, response.text)
+        assert "ASCII digits" in response.json()["message"]

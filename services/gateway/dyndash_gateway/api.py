@@ -16,6 +16,7 @@ from dyndash_common.envelope import Envelope, ErrorData
 from dyndash_common.errors import Forbidden, NotFound, RateLimited, Unauthorized, Unavailable
 from dyndash_common.site.keys import data_key
 from dyndash_common.web.instrumentation import scrape
+from dyndash_common.web.params import PathId
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.responses import etag_matches, wants_gzip
 from dyndash_gateway.service import Unservable
@@ -37,7 +38,7 @@ def _gateway(request: Request) -> Gateway:
 )
 async def dashboard_data(
     request: Request,
-    dashboard_id: int,
+    dashboard_id: PathId,
     x_api_key: Annotated[str | None, Header()] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -113,7 +114,7 @@ LIVE_KEEPALIVE_SECONDS = 15.0
 )
 async def live_dashboard(
     request: Request,
-    dashboard_id: int,
+    dashboard_id: PathId,
     x_api_key: Annotated[str | None, Header()] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:

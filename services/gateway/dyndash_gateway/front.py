@@ -18,6 +18,7 @@ from dyndash_common.logs import request_id
 from dyndash_common.metrics import PAGE_REQUESTS, PAGE_SECONDS
 from dyndash_common.site.keys import fragment_key, fragment_signature, page_key, page_signature
 from dyndash_common.web.middleware import request_id_for
+from dyndash_common.web.params import ID_DIGITS
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.responses import send_entry, send_page, wants_gzip
 from dyndash_gateway.service import Unservable
@@ -239,7 +240,7 @@ class GatewayFront:
         self, gateway: Gateway, path: str, headers: dict[bytes, bytes], send: Send, head: bool
     ) -> None:
         tail = path.removeprefix("/fragments/widgets/")
-        widget = gateway.state.widgets.get(int(tail)) if tail.isdigit() else None
+        widget = gateway.state.widgets.get(int(tail)) if ID_DIGITS.fullmatch(tail) else None
         dashboard = gateway.state.dashboards.get(widget.dashboard_id) if widget else None
         if widget is None or dashboard is None:
             await send_page(send, 404, "Not found", "There is no such widget.", head=head)

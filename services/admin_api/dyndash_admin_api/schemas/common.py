@@ -7,10 +7,10 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
+from dyndash_common.web.params import MAX_ID as MAX_ID
+
 T = TypeVar("T")
 
-# The largest id the schema stores (a 32-bit INTEGER on PostgreSQL).
-MAX_ID = 2**31 - 1
 MAX_JSON_DOCUMENT_BYTES = 64 * 1024
 MAX_DATA_DOCUMENT_BYTES = 512 * 1024
 
