@@ -23,6 +23,8 @@ from dyndash_common.runtime import Runtime
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
 KEEPALIVE_SECONDS = 15.0
+# Event ids are BIGINT: a larger resume point failed in the database after the stream began.
+MAX_EVENT_ID = 2**63 - 1
 
 
 def _frame(event: ChangeEvent) -> bytes:
@@ -70,8 +72,10 @@ async def stream_events(
     runtime: RuntimeDep,
     _key: EventsReader,
     request: Request,
-    last_event_id: Annotated[int | None, Header(ge=0)] = None,
-    after: Annotated[int | None, Query(ge=0, description="resume after this event id")] = None,
+    last_event_id: Annotated[int | None, Header(ge=0, le=MAX_EVENT_ID)] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_EVENT_ID, description="resume after this event id")
+    ] = None,
 ) -> StreamingResponse:
     start = last_event_id if last_event_id is not None else after
     return StreamingResponse(
