@@ -19,19 +19,11 @@ from dyndash_common.metrics import PAGE_REQUESTS, PAGE_SECONDS
 from dyndash_common.site.keys import fragment_key, fragment_signature, page_key, page_signature
 from dyndash_common.web.middleware import request_id_for
 from dyndash_common.web.params import ID_DIGITS
+from dyndash_common.web.paths import FRAMEWORK_SEGMENTS, first_segment
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.responses import send_entry, send_page, wants_gzip
 from dyndash_gateway.service import Unservable
 
-FRAMEWORK_PREFIXES = (
-    "/api/",
-    "/live/",
-    "/healthz",
-    "/readyz",
-    "/metrics",
-    "/docs",
-    "/openapi.json",
-)
 MAX_QUERY_VALUE = 200
 log = logging.getLogger("dyndash.gateway")
 ASSET_TYPES = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
@@ -76,7 +68,7 @@ class GatewayFront:
         self.holder = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(FRAMEWORK_PREFIXES):
+        if scope["type"] != "http" or first_segment(scope["path"]) in FRAMEWORK_SEGMENTS:
             await self.framework(scope, receive, send)
             return
         path = scope["path"]
