@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_network
 
 import httpx
 import pytest
@@ -34,7 +35,7 @@ async def test_keys_longer_than_the_format_allows_are_refused_unhashed(api: Api)
     async with httpx.AsyncClient(base_url=api.base_url) as anonymous:
         for headers in (
             {"X-API-Key": "ddk_" + "k" * 125},
-            {"Authorization": "Bearer " + "k" * 100_000},
+            {"Authorization": "Bearer " + "k" * 10_000},
         ):
             response = await anonymous.get("/api/v1/templates", headers=headers)
             assert response.status_code == 401
@@ -207,3 +208,38 @@ async def test_cors_allows_only_configured_origins(cors_api: Api) -> None:
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "PUT"},
     )
     assert "access-control-allow-origin" not in denied.headers
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+async def test_forwarded_for_chooses_the_bucket_only_from_a_trusted_proxy(
+    backend: Backend, trusted: bool
+) -> None:
+    settings: dict[str, object] = {"rate_limit_requests": 2, "rate_limit_window_seconds": 60}
+    if trusted:
+        settings["trusted_proxies"] = [ip_network("127.0.0.1/32")]
+    async for running in start_api(backend.with_settings(**settings)):
+        async with httpx.AsyncClient(base_url=running.base_url) as anonymous:
+            statuses = [
+                (
+                    await anonymous.get(
+                        "/api/v1/templates", headers={"X-Forwarded-For": f"198.51.100.{n}"}
+                    )
+                ).status_code
+                for n in range(4)
+            ]
+            # Forged left of the proxy's entry: the proxy's entry (the last) is the client.
+            forged = [
+                (
+                    await anonymous.get(
+                        "/api/v1/templates",
+                        headers={"X-Forwarded-For": f"192.0.2.{n}, 203.0.113.9"},
+                    )
+                ).status_code
+                for n in range(3)
+            ]
+    if trusted:
+        assert statuses == [401, 401, 401, 401]
+        assert forged == [401, 401, 429]
+    else:
+        assert statuses == [401, 401, 429, 429]
+        assert forged == [429, 429, 429]

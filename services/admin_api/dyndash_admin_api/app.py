@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -20,13 +21,14 @@ from dyndash_common.templating.budget import RenderBudget, RenderPool
 from dyndash_common.web.errors import install_error_handlers
 from dyndash_common.web.instrumentation import instrument_http
 from dyndash_common.web.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from dyndash_common.web.streams import DRAINING_STATE_KEY
 
 
 def create_app(settings: Settings | None = None, *, bus: EventBus | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         runtime = build_runtime(settings, bus)
         pool = RenderPool(
             RenderBudget(
@@ -56,7 +58,8 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
         app.state.runtime = runtime
         app.state.render_pool = pool
         try:
-            yield
+            # Request state: the server protocol sets `draining` when a shutdown begins.
+            yield {DRAINING_STATE_KEY: asyncio.Event()}
         finally:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -14,6 +14,7 @@ from dyndash_common.db.models import ApiKey
 from dyndash_common.errors import BadRequest, RateLimited, Unauthorized
 from dyndash_common.runtime import Runtime
 from dyndash_common.templating.budget import RenderPool
+from dyndash_common.web.clients import client_address
 from dyndash_common.web.params import PathId
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
@@ -65,7 +66,7 @@ async def current_key(request: Request, response: Response, runtime: RuntimeDep)
             )
             await session.commit()
     except Unauthorized:
-        client = request.client.host if request.client else "unknown"
+        client = client_address(request.scope, runtime.settings.trusted_proxies)
         await _limit(runtime, response, f"ip:{client}")
         raise
     await _limit(runtime, response, f"key:{key.id}")

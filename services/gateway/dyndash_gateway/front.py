@@ -17,6 +17,7 @@ from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.logs import request_id
 from dyndash_common.metrics import PAGE_REQUESTS, PAGE_SECONDS
 from dyndash_common.site.keys import fragment_key, fragment_signature, page_key, page_signature
+from dyndash_common.web.clients import client_address
 from dyndash_common.web.middleware import request_id_for
 from dyndash_common.web.params import ID_DIGITS
 from dyndash_common.web.paths import FRAMEWORK_SEGMENTS, first_segment
@@ -128,7 +129,7 @@ class GatewayFront:
             )
             return
         if gateway.limiter is not None:
-            client = scope["client"][0] if scope.get("client") else "unknown"
+            client = client_address(scope, gateway.settings.trusted_proxies)
             decision = await gateway.limiter.hit(client)
             if not decision.allowed:
                 await send_page(
@@ -195,6 +196,16 @@ class GatewayFront:
             await send_page(send, 404, "Not found", "There is no page at this address.", head=head)
             return
         route, params = matched
+        limit = gateway.settings.max_path_param_chars
+        if any(len(value) > limit for value in params.values()):
+            await send_page(
+                send,
+                414,
+                "Address too long",
+                f"A part of this address is longer than {limit} characters.",
+                head=head,
+            )
+            return
         if route.auth == "api_key":
             check = await gateway.keys.check(_presented_key(headers))
             if not check.allows("data:read"):

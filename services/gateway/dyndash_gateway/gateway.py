@@ -55,7 +55,8 @@ class KeyCache:
         self.runtime = runtime
         self._checked: dict[bytes, tuple[float, KeyCheck]] = {}
 
-    async def check(self, presented: str | None) -> KeyCheck:
+    async def check(self, presented: str | None, *, fresh: bool = False) -> KeyCheck:
+        """`fresh`: ask the database even if a check is cached (open streams re-checking)."""
         if not presented:
             return KeyCheck(False, "an API key is required", frozenset())
         if len(presented) > MAX_KEY_LENGTH:
@@ -63,7 +64,7 @@ class KeyCache:
         digest = hashlib.blake2b(presented.encode(), digest_size=32).digest()
         now = time.monotonic()
         cached = self._checked.get(digest)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > now and not fresh:
             return cached[1]
         try:
             async with self.runtime.database.sessions() as session:
