@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 
 from dyndash_common.web.errors import install_error_handlers
+from dyndash_common.web.middleware import RequestIdMiddleware
 
 
 class DriverError(Exception):
@@ -45,3 +46,20 @@ async def test_driver_errors_are_answered_by_their_sqlstate_class(
         response = await client.get("/fail")
     assert response.status_code == status
     assert response.json()["status"] == "error"
+
+
+async def test_an_unexpected_error_is_a_nosniff_envelope() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+
+    @app.get("/crash")
+    async def crash() -> None:
+        raise RuntimeError("boom")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/crash")
+    assert response.status_code == 500
+    assert response.json()["data"]["code"] == "internal_error"
+    assert response.headers.get_list("x-content-type-options") == ["nosniff"]

@@ -112,4 +112,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled_error")
-        return error_response(500, "internal_error", "internal error; it has been logged")
+        # Starlette answers this one outside every middleware, so it sets its own nosniff.
+        return error_response(
+            500,
+            "internal_error",
+            "internal error; it has been logged",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
