@@ -11,6 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
+from dyndash.server import run, server_config
 from dyndash_common.apikeys import SCOPES, create_key, ensure_key
 from dyndash_common.db.engine import Database, create_engine
 from dyndash_common.db.migrate import upgrade
@@ -41,17 +42,10 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 def _serve(service: str, factory: str, host: str, port: int) -> int:
     settings = get_settings()
     configure_logging(service, settings.log_level)
-    uvicorn.run(
-        factory,
-        factory=True,
-        host=host,
-        port=port,
-        workers=settings.workers,
-        log_config=None,
-        access_log=settings.access_log,
-        proxy_headers=True,
-        http="httptools",
-        loop="uvloop",
+    run(
+        server_config(
+            factory, settings, host=host, port=port, factory=True, workers=settings.workers
+        )
     )
     return 0
 
@@ -115,7 +109,15 @@ async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> N
                 )
                 _save_dev_key(secret)
             else:
-                await ensure_key(session, pepper=settings.key_pepper, secret=secret, name="dev")
+                await ensure_key(
+                    session,
+                    pepper=settings.key_pepper,
+                    secret=secret,
+                    name="dev",
+                    source="DYNDASH_BOOTSTRAP_API_KEY"
+                    if settings.bootstrap_api_key
+                    else str(DEV_KEY_FILE),
+                )
     finally:
         await runtime.close()
     base = f"http://{host}:{port}"
@@ -141,7 +143,7 @@ async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> N
     # One in-process bus shared by both apps: a change is on the site as soon as it commits.
     bus = InProcessBus()
     servers = [
-        uvicorn.Server(uvicorn.Config(app, host=host, port=app_port, log_config=None))
+        uvicorn.Server(server_config(app, settings, host=host, port=app_port))
         for app, app_port in (
             (create_admin_app(settings, bus=bus), port),
             (create_gateway_app(settings, bus=bus), gateway_port),

@@ -89,7 +89,7 @@ class Api:
 
 async def start_api(backend: Backend) -> AsyncIterator[Api]:
     async with (
-        serve(create_app(backend.settings)) as base_url,
+        serve(create_app(backend.settings), backend.settings) as base_url,
         httpx.AsyncClient(
             base_url=base_url, headers={"X-API-Key": ADMIN_SECRET}, timeout=10
         ) as client,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_network
 
 import httpx
 import pytest
 
-from dyndash_common.apikeys import create_key
+from dyndash_common.apikeys import create_key, ensure_key
 from dyndash_common.db.engine import Database, create_engine
 from tests.conftest import Api, start_api
 from tests.utils.backends import TEST_PEPPER, Backend, snapshot
@@ -29,6 +31,17 @@ async def test_missing_invalid_and_malformed_keys_are_401(api: Api) -> None:
             assert "key" in body["message"]
 
 
+async def test_keys_longer_than_the_format_allows_are_refused_unhashed(api: Api) -> None:
+    async with httpx.AsyncClient(base_url=api.base_url) as anonymous:
+        for headers in (
+            {"X-API-Key": "ddk_" + "k" * 125},
+            {"Authorization": "Bearer " + "k" * 10_000},
+        ):
+            response = await anonymous.get("/api/v1/templates", headers=headers)
+            assert response.status_code == 401
+            assert "at most 128 characters" in response.json()["message"]
+
+
 async def test_bearer_key_is_accepted(api: Api) -> None:
     secret = await api.create_key("data:read")
     async with httpx.AsyncClient(base_url=api.base_url) as client:
@@ -47,6 +60,41 @@ async def test_revoked_key_is_401(api: Api) -> None:
         response = await client.get("/api/v1/templates")
     assert response.status_code == 401
     assert "revoked" in response.json()["message"]
+
+
+async def test_a_revoked_bootstrap_key_stays_revoked_across_restarts(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    other_admin = await api.create_key("admin")
+    keys = (await api.client.get("/api/v1/keys")).json()["data"]["items"]
+    bootstrap_id = next(k["id"] for k in keys if k["name"] == "bootstrap")
+    async with httpx.AsyncClient(
+        base_url=api.base_url, headers={"X-API-Key": other_admin}
+    ) as admin:
+        assert (await admin.delete(f"/api/v1/keys/{bootstrap_id}")).status_code == 200
+    with caplog.at_level(logging.WARNING, logger="dyndash.keys"):
+        async for restarted in start_api(api.backend):
+            response = await restarted.client.get("/api/v1/templates")
+            assert response.status_code == 401
+            assert "revoked" in response.json()["message"]
+    warnings = [r for r in caplog.records if r.getMessage() == "bootstrap_key_revoked"]
+    assert len(warnings) == 1
+    assert warnings[0].details["rotate"] == "DYNDASH_BOOTSTRAP_API_KEY"  # type: ignore[attr-defined]
+
+
+async def test_ensure_key_keeps_an_existing_keys_scopes(backend: Backend) -> None:
+    database = Database(create_engine(backend.settings.database_url))
+    secret = "ddk_dev-key-0123456789-0123456789"
+    async with database.write() as session:
+        row, _ = await create_key(
+            session, pepper=TEST_PEPPER, name="dev", scopes=["data:read"], secret=secret
+        )
+    async with database.write() as session:
+        again = await ensure_key(
+            session, pepper=TEST_PEPPER, secret=secret, name="dev", source=".dyndash/dev-api-key"
+        )
+        assert (again.id, again.scopes) == (row.id, ["data:read"])
+    await database.dispose()
 
 
 async def test_expired_key_is_401(api: Api) -> None:
@@ -160,3 +208,38 @@ async def test_cors_allows_only_configured_origins(cors_api: Api) -> None:
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "PUT"},
     )
     assert "access-control-allow-origin" not in denied.headers
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+async def test_forwarded_for_chooses_the_bucket_only_from_a_trusted_proxy(
+    backend: Backend, trusted: bool
+) -> None:
+    settings: dict[str, object] = {"rate_limit_requests": 2, "rate_limit_window_seconds": 60}
+    if trusted:
+        settings["trusted_proxies"] = [ip_network("127.0.0.1/32")]
+    async for running in start_api(backend.with_settings(**settings)):
+        async with httpx.AsyncClient(base_url=running.base_url) as anonymous:
+            statuses = [
+                (
+                    await anonymous.get(
+                        "/api/v1/templates", headers={"X-Forwarded-For": f"198.51.100.{n}"}
+                    )
+                ).status_code
+                for n in range(4)
+            ]
+            # Forged left of the proxy's entry: the proxy's entry (the last) is the client.
+            forged = [
+                (
+                    await anonymous.get(
+                        "/api/v1/templates",
+                        headers={"X-Forwarded-For": f"192.0.2.{n}, 203.0.113.9"},
+                    )
+                ).status_code
+                for n in range(3)
+            ]
+    if trusted:
+        assert statuses == [401, 401, 401, 401]
+        assert forged == [401, 401, 429]
+    else:
+        assert statuses == [401, 401, 429, 429]
+        assert forged == [429, 429, 429]

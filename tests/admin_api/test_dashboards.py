@@ -64,3 +64,54 @@ async def test_bad_dashboard_and_widget_input(api: Api) -> None:
         assert response.status_code == status, (method, path, response.text)
         assert fragment in response.json()["message"], (fragment, response.json()["message"])
     assert await snapshot(api.backend.settings) == before
+
+
+async def test_widget_config_template_must_name_an_existing_template(api: Api) -> None:
+    await api.create_template("card", "<b>{{ widget.key }}</b>")
+    dashboard = await api.create_dashboard()
+    widget = (
+        await api.client.post(
+            f"/api/v1/dashboards/{dashboard['id']}/widgets",
+            json={"key": "w", "config": {"template": "card"}},
+        )
+    ).json()["data"]
+    before = await snapshot(api.backend.settings)
+    for method, path, body in (
+        (
+            "POST",
+            f"/api/v1/dashboards/{dashboard['id']}/widgets",
+            {"key": "x", "config": {"template": "ghost"}},
+        ),
+        (
+            "POST",
+            f"/api/v1/dashboards/{dashboard['id']}/widgets",
+            {"key": "y", "config": {"template": 3}},
+        ),
+        ("PUT", f"/api/v1/widgets/{widget['id']}", {"config": {"template": "ghost"}}),
+    ):
+        response = await api.client.request(method, path, json=body)
+        assert response.status_code == 422, response.text
+        assert response.json()["data"]["details"]["field"] == "config.template"
+        assert "config.template" in response.json()["message"]
+    assert await snapshot(api.backend.settings) == before
+
+
+async def test_a_template_a_widget_renders_with_cannot_be_deleted_or_renamed(api: Api) -> None:
+    template = await api.create_template("card", "<b>{{ widget.key }}</b>")
+    dashboard = await api.create_dashboard()
+    widget = (
+        await api.client.post(
+            f"/api/v1/dashboards/{dashboard['id']}/widgets",
+            json={"key": "w", "config": {"template": "card"}},
+        )
+    ).json()["data"]
+    before = await snapshot(api.backend.settings)
+    deleted = await api.client.delete(f"/api/v1/templates/{template['id']}")
+    renamed = await api.client.put(f"/api/v1/templates/{template['id']}", json={"name": "other"})
+    for response in (deleted, renamed):
+        assert response.status_code == 409, response.text
+        assert response.json()["data"]["details"] == {"used_by_widgets": [widget["id"]]}
+    assert await snapshot(api.backend.settings) == before
+    released = await api.client.put(f"/api/v1/widgets/{widget['id']}", json={"config": {}})
+    assert released.status_code == 200
+    assert (await api.client.delete(f"/api/v1/templates/{template['id']}")).status_code == 200

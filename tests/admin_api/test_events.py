@@ -123,3 +123,46 @@ async def test_events_stream_requires_events_scope(api: Api) -> None:
         await api.create_template("seen")
         frame = await asyncio.wait_for(frames.get(), 5)
     assert frame["event"] == "template.created"
+
+
+async def test_a_revoked_key_loses_its_stream_while_events_flow(api: Api) -> None:
+    reader = await api.create_key("events:read")
+    keys = (await api.client.get("/api/v1/keys")).json()["data"]["items"]
+    reader_id = next(k["id"] for k in keys if k["name"] == "test")
+    dashboard = await api.create_dashboard()
+    widget = (
+        await api.client.post(f"/api/v1/dashboards/{dashboard['id']}/widgets", json={"key": "w"})
+    ).json()["data"]
+    opened = asyncio.Event()
+    seen: list[str] = []
+
+    async def read() -> None:
+        headers = {"X-API-Key": reader}
+        async with api.client.stream(
+            "GET", "/api/v1/events", headers=headers, timeout=None
+        ) as response:
+            async for line in response.aiter_lines():
+                opened.set()
+                if line.startswith("event:"):
+                    seen.append(line)
+
+    async def traffic() -> None:
+        for number in range(10_000):
+            await api.client.post(f"/api/v1/data/widget/{widget['id']}", json={"data": number})
+            await asyncio.sleep(0.05)
+
+    reading = asyncio.create_task(read())
+    await asyncio.wait_for(opened.wait(), 5)
+    writing = asyncio.create_task(traffic())
+    try:
+        await asyncio.sleep(0.5)
+        assert (await api.client.delete(f"/api/v1/keys/{reader_id}")).status_code == 200
+        revoked_at = asyncio.get_running_loop().time()
+        await asyncio.wait_for(reading, 5)
+        ended_after = asyncio.get_running_loop().time() - revoked_at
+    finally:
+        writing.cancel()
+        reading.cancel()
+    assert ended_after < 5
+    assert "event: widget.data_updated" in seen, "events were flowing"
+    assert seen[-1] == "event: error"

@@ -14,7 +14,7 @@ async def _route(api: Api, **body: Any) -> Any:
 
 async def test_create_update_delete_route(api: Api) -> None:
     template = await api.create_template()
-    dashboard = await api.create_dashboard()
+    dashboard = await api.create_dashboard(is_public=True)
     created = await _route(
         api,
         path="/sales/{region}",
@@ -51,6 +51,12 @@ async def test_bad_routes_are_refused_and_nothing_saved(api: Api) -> None:
         ({"path": "/api/x", "template_id": tid}, 422, "reserved prefix '/api'"),
         ({"path": "/assets", "template_id": tid}, 422, "reserved"),
         ({"path": "/healthz", "template_id": tid}, 422, "reserved"),
+        ({"path": "/docs/x", "template_id": tid}, 422, "reserved prefix '/docs'"),
+        ({"path": "/openapi.json", "template_id": tid}, 422, "reserved"),
+        ({"path": "/.", "template_id": tid}, 422, "dot segment"),
+        ({"path": "/..", "template_id": tid}, 422, "dot segment"),
+        ({"path": "/a/../b", "template_id": tid}, 422, "dot segment"),
+        ({"path": "/a/./b", "template_id": tid}, 422, "dot segment"),
         ({"path": "/x/", "template_id": tid}, 422, "end with"),
         ({"path": "/a b", "template_id": tid}, 422, "segment"),
         ({"path": "/{a}/{a}", "template_id": tid}, 422, "distinct"),
@@ -80,10 +86,66 @@ async def test_route_update_to_taken_path_is_409(api: Api) -> None:
 
 async def test_dashboard_shown_by_a_route_cannot_be_deleted(api: Api) -> None:
     template = await api.create_template()
-    dashboard = await api.create_dashboard()
+    dashboard = await api.create_dashboard(is_public=True)
     await _route(
         api, path="/d", template_id=template["id"], handler_config={"dashboard_id": dashboard["id"]}
     )
     response = await api.client.delete(f"/api/v1/dashboards/{dashboard['id']}")
     assert response.status_code == 409
     assert "/d" in response.json()["message"]
+
+
+async def test_reserved_prefixes_end_at_a_segment_boundary(api: Api) -> None:
+    template = await api.create_template()
+    for path in ("/healthzfoo", "/metricsfoo", "/docs-x", "/apis", "/assets.x", "/a/.../b"):
+        response = await _route(api, path=path, template_id=template["id"])
+        assert response.status_code == 201, (path, response.text)
+
+
+async def test_a_public_route_cannot_show_a_private_dashboard(api: Api) -> None:
+    template = await api.create_template()
+    private = await api.create_dashboard("private")
+    public = await api.create_dashboard("public", is_public=True)
+    guarded = await _route(
+        api,
+        path="/guarded",
+        template_id=template["id"],
+        handler_config={"dashboard_id": private["id"], "auth": "api_key"},
+    )
+    assert guarded.status_code == 201, guarded.text
+    open_route = (
+        await _route(
+            api,
+            path="/open",
+            template_id=template["id"],
+            handler_config={"dashboard_id": public["id"]},
+        )
+    ).json()["data"]
+    before = await snapshot(api.backend.settings)
+    refused = [
+        await _route(
+            api,
+            path="/leak",
+            template_id=template["id"],
+            handler_config={"dashboard_id": private["id"]},
+        ),
+        await api.client.put(
+            f"/api/v1/routes/{open_route['id']}",
+            json={"handler_config": {"dashboard_id": private["id"]}},
+        ),
+        await api.client.put(
+            f"/api/v1/routes/{guarded.json()['data']['id']}",
+            json={"handler_config": {"dashboard_id": private["id"], "auth": "public"}},
+        ),
+    ]
+    for response in refused:
+        assert response.status_code == 422, response.text
+        body = response.json()
+        assert body["data"]["details"]["field"] == "handler_config.auth"
+        assert "handler_config.auth" in body["message"]
+    private_again = await api.client.put(
+        f"/api/v1/dashboards/{public['id']}", json={"is_public": False}
+    )
+    assert private_again.status_code == 409, private_again.text
+    assert "/open" in private_again.json()["message"]
+    assert await snapshot(api.backend.settings) == before

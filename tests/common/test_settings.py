@@ -35,6 +35,12 @@ def test_production_requires_a_real_pepper() -> None:
     assert Settings(env="production", key_pepper="p" * 32).env == "production"
 
 
+def test_bootstrap_key_longer_than_the_key_format_allows_is_refused() -> None:
+    with pytest.raises(ValidationError, match="24 to 128"):
+        Settings(bootstrap_api_key="k" * 129)
+    assert Settings(bootstrap_api_key="k" * 128).bootstrap_api_key == "k" * 128
+
+
 def test_short_bootstrap_key_is_refused() -> None:
-    with pytest.raises(ValidationError, match="at least 24"):
+    with pytest.raises(ValidationError, match="24 to 128"):
         Settings(bootstrap_api_key="short")

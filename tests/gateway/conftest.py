@@ -78,8 +78,8 @@ async def start_site(
     settings = backend.with_settings(**(gateway_settings or {})).settings
     front = create_gateway_app(settings, bus=bus)
     async with (
-        serve(create_admin_app(backend.settings, bus=bus)) as admin_url,
-        serve(front) as web_url,
+        serve(create_admin_app(backend.settings, bus=bus), backend.settings) as admin_url,
+        serve(front, settings) as web_url,
         httpx.AsyncClient(
             base_url=admin_url, headers={"X-API-Key": ADMIN_SECRET}, timeout=10
         ) as admin_client,

@@ -53,3 +53,51 @@ async def test_live_stream_of_a_private_dashboard_needs_a_key(site: Site) -> Non
     )
     assert response.status_code == 401
     assert (await site.page("/live/dashboards/999")).status_code == 404
+
+
+async def test_a_revoked_key_loses_its_live_stream_while_updates_flow(site: Site) -> None:
+    dashboard = await site.admin.create_dashboard("private")
+    widget = (
+        await site.admin.client.post(
+            f"/api/v1/dashboards/{dashboard['id']}/widgets", json={"key": "k", "data": 0}
+        )
+    ).json()["data"]
+    reader = await site.admin.create_key("data:read")
+    keys = (await site.admin.client.get("/api/v1/keys")).json()["data"]["items"]
+    reader_id = next(k["id"] for k in keys if k["name"] == "test")
+    path = f"/live/dashboards/{dashboard['id']}"
+    await site.eventually(path, lambda r: r.status_code == 401)
+    opened = asyncio.Event()
+    seen: list[str] = []
+
+    async def listen() -> None:
+        headers = {"X-API-Key": reader}
+        async with site.web.stream("GET", path, headers=headers, timeout=None) as response:
+            assert response.status_code == 200
+            async for line in response.aiter_lines():
+                opened.set()
+                if line.startswith("event:"):
+                    seen.append(line)
+
+    async def traffic() -> None:
+        for number in range(1, 10_000):
+            await site.admin.client.post(
+                f"/api/v1/data/widget/{widget['id']}", json={"data": number}
+            )
+            await asyncio.sleep(0.05)
+
+    listening = asyncio.create_task(listen())
+    await asyncio.wait_for(opened.wait(), 5)
+    writing = asyncio.create_task(traffic())
+    try:
+        await asyncio.sleep(0.5)
+        assert (await site.admin.client.delete(f"/api/v1/keys/{reader_id}")).status_code == 200
+        revoked_at = asyncio.get_running_loop().time()
+        await asyncio.wait_for(listening, 5)
+        ended_after = asyncio.get_running_loop().time() - revoked_at
+    finally:
+        writing.cancel()
+        listening.cancel()
+    assert ended_after < 5
+    assert "event: widget" in seen, "updates were flowing"
+    assert seen[-1] == "event: error"

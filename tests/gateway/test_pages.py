@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+from ipaddress import ip_network
 
 import httpx
 import pytest
 
-from tests.gateway.conftest import Site
+from tests.gateway.conftest import Site, start_site
+from tests.utils.backends import Backend
 
 
 async def test_route_binds_params_and_declared_query_only(site: Site) -> None:
@@ -220,3 +222,30 @@ async def test_embedded_gateway_prerenders_after_a_change(site: Site) -> None:
     first = await site.page("/warm")
     assert first.text == "<p>two</p>"
     assert first.headers["x-cache"] == "HIT-L1"
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+async def test_page_limiter_believes_forwarded_for_only_from_a_trusted_proxy(
+    backend: Backend, trusted: bool
+) -> None:
+    settings: dict[str, object] = {"gateway_rate_limit_requests": 2}
+    if trusted:
+        settings["trusted_proxies"] = [ip_network("127.0.0.1/32")]
+    async for site in start_site(backend, settings):
+        await site.publish_page("/p", "<p>p</p>")
+        statuses = [
+            (await site.page("/p", headers={"X-Forwarded-For": f"198.51.100.{n}"})).status_code
+            for n in range(4)
+        ]
+        forged = [
+            (
+                await site.page("/p", headers={"X-Forwarded-For": f"192.0.2.{n}, 203.0.113.9"})
+            ).status_code
+            for n in range(3)
+        ]
+    if trusted:
+        assert statuses == [200, 200, 200, 200]
+        assert forged == [200, 200, 429]
+    else:
+        assert statuses == [200, 200, 429, 429]
+        assert forged == [429, 429, 429]

@@ -4,6 +4,7 @@ exactly as CI does."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import subprocess
@@ -107,6 +108,9 @@ def test_cloudformation_services_have_the_seed_sizing_and_scaling() -> None:
     for name in ("GatewayTaskDefinition", "AdminTaskDefinition"):
         (container,) = tasks[name]["Properties"]["ContainerDefinitions"]
         assert container["PortMappings"][0]["ContainerPort"] == 8000, name
+        # Rate limits key on the client behind the load balancer, which forwards from the VPC.
+        environment = {item["Name"]: item["Value"] for item in container["Environment"]}
+        assert environment["DYNDASH_TRUSTED_PROXIES"] == {"Ref": "VpcCidr"}, name
     parameters = template["Parameters"]
     assert (parameters["DesiredCount"]["Default"], parameters["MinCount"]["Default"]) == (2, 1)
     assert parameters["MaxCount"]["Default"] == 5
@@ -196,3 +200,44 @@ def test_grafana_dashboard_queries_only_metrics_the_services_export() -> None:
     }
     assert used, expressions
     assert used <= _exported_metric_names(), used - _exported_metric_names()
+
+
+def _docker_ignores(path: str, patterns: list[str]) -> bool:
+    """Whether a .dockerignore excludes `path`: it or a parent directory matches a pattern
+    (`**/` matching any depth; close enough to Docker's rules for the patterns used here)."""
+    parts = path.split("/")
+    candidates = ["/".join(parts[: end + 1]) for end in range(len(parts))]
+    for pattern in patterns:
+        bare = pattern.removeprefix("**/")
+        for candidate in candidates:
+            if fnmatch.fnmatchcase(candidate, pattern):
+                return True
+            if bare != pattern and fnmatch.fnmatchcase(candidate.rsplit("/", 1)[-1], bare):
+                return True
+    return False
+
+
+def test_the_image_build_context_leaves_out_local_state() -> None:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    for excluded in (
+        ".git/HEAD",
+        ".venv/bin/python",
+        ".tools/bin/uv",
+        ".dyndash/dev-api-key",
+        "dyndash.db",
+        "dyndash.db-wal",
+        "libs/common/dyndash_common/__pycache__/settings.cpython-311.pyc",
+        "tests/conftest.py",
+    ):
+        assert _docker_ignores(excluded, patterns), excluded
+    for needed in (
+        "pyproject.toml",
+        "uv.lock",
+        "README.md",
+        "dyndash/cli.py",
+        "libs/common/pyproject.toml",
+        "libs/common/dyndash_common/db/migrations/versions/0001_initial.py",
+        "services/gateway/dyndash_gateway/front.py",
+    ):
+        assert not _docker_ignores(needed, patterns), needed

@@ -1,4 +1,5 @@
-"""A real uvicorn server on a free loopback port, inside the test's event loop."""
+"""A real server on a free loopback port, inside the test's event loop: the services' own
+server configuration (dyndash.server), so tests meet the same edge as production."""
 
 from __future__ import annotations
 
@@ -9,17 +10,14 @@ from contextlib import asynccontextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
+from dyndash.server import server_config
+from dyndash_common.settings import Settings
+
 
 @asynccontextmanager
-async def serve(app: ASGIApp) -> AsyncIterator[str]:
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        log_config=None,
-        lifespan="on",
-        timeout_graceful_shutdown=1,
-    )
+async def serve(app: ASGIApp, settings: Settings | None = None) -> AsyncIterator[str]:
+    config = server_config(app, settings or Settings(), host="127.0.0.1", port=0, lifespan="on")
+    config.timeout_graceful_shutdown = 1
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

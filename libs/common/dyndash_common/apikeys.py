@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -30,6 +31,11 @@ KEY_PREFIX = "ddk_"
 # Generated keys show their first characters in listings, to tell them apart; keys supplied
 # from outside (the bootstrap key) show nothing of themselves.
 DISPLAY_LENGTH = 8
+log = logging.getLogger("dyndash.keys")
+# The longest key accepted anywhere: generated keys are 47 characters, a bootstrap key is
+# chosen by the operator within this bound. Longer presented keys are refused before any
+# hashing or caching, so a client cannot make the services hold or digest megabytes of them.
+MAX_KEY_LENGTH = 128
 # last_used_at is a hint for operators, not an audit log: refresh it at most this often.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
@@ -79,24 +85,43 @@ async def create_key(
     return row, secret
 
 
-async def ensure_key(session: AsyncSession, *, pepper: str, secret: str, name: str) -> ApiKey:
-    """Make sure a live admin key with this secret exists (the bootstrap key)."""
+async def ensure_key(
+    session: AsyncSession, *, pepper: str, secret: str, name: str, source: str
+) -> ApiKey:
+    """Create the admin key with this secret (the bootstrap or dev key) unless it exists.
+
+    An existing key is left as it is: restoring a revoked one on every start would make a
+    leaked bootstrap key impossible to revoke. `source` names where the secret comes from, so
+    the warning tells the operator what to rotate.
+    """
     key_hash = hash_secret(pepper, secret)
     row = (await session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))).scalar()
     if row is None:
         row, _ = await create_key(
             session, pepper=pepper, name=name, scopes=["admin"], secret=secret
         )
-    elif row.revoked_at is not None or "admin" not in row.scopes:
-        row.revoked_at = None
-        row.expires_at = None
-        row.scopes = ["admin"]
+    elif row.revoked_at is not None:
+        log.warning(
+            "bootstrap_key_revoked",
+            extra={
+                "details": {
+                    "key_id": row.id,
+                    "rotate": source,
+                    "message": f"the key from {source} is revoked and stays so; "
+                    f"set a new secret in {source}",
+                }
+            },
+        )
     return row
 
 
 async def authenticate(session: AsyncSession, *, pepper: str, presented: str | None) -> ApiKey:
     if not presented:
         raise Unauthorized("an API key is required: send it in the X-API-Key header")
+    if len(presented) > MAX_KEY_LENGTH:
+        raise Unauthorized(
+            f"the API key is not valid (keys are at most {MAX_KEY_LENGTH} characters)"
+        )
     # The keyed hash is the lookup key: without the pepper nobody can aim at a stored hash, so
     # the index lookup leaks nothing; the final comparison is constant-time all the same.
     presented_hash = hash_secret(pepper, presented)

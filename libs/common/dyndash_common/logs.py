@@ -67,6 +67,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+QUIET_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool")
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service, instance_id()))
@@ -77,3 +80,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # Database drivers log each statement with its parameters at DEBUG (aiosqlite does, and
+    # SQLAlchemy's echo would): those carry key hashes, so they stay quiet at any level.
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

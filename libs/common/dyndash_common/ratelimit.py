@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,29 +38,31 @@ class RateLimiter(Protocol):
 
 
 class InProcessRateLimiter:
-    def __init__(self, limit: int, window_seconds: int) -> None:
+    """Fixed windows aligned on the clock: one counter dict for the current window, dropped
+    wholesale when the next one starts, so every hit costs O(1) however many identities the
+    window has seen (sweeping expired identities one by one cost a scan per hit)."""
+
+    def __init__(
+        self, limit: int, window_seconds: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.limit = limit
         self.window = window_seconds
-        self._windows: dict[str, tuple[float, int]] = {}
+        self._clock = clock
+        self._window_index = -1
+        self._counts: dict[str, int] = {}
 
     async def hit(self, identity: str) -> RateDecision:
-        now = time.monotonic()
-        started, count = self._windows.get(identity, (now, 0))
-        if now - started >= self.window:
-            started, count = now, 0
-        count += 1
-        self._windows[identity] = (started, count)
-        if len(self._windows) > 100_000:
-            self._forget_expired(now)
-        reset = max(1, int(started + self.window - now + 0.999))
+        now = self._clock()
+        index = int(now // self.window)
+        if index != self._window_index:
+            self._window_index = index
+            self._counts = {}
+        count = self._counts.get(identity, 0) + 1
+        self._counts[identity] = count
+        reset = max(1, math.ceil((index + 1) * self.window - now))
         return RateDecision(
             count <= self.limit, self.limit, max(0, self.limit - count), reset, self.window
         )
-
-    def _forget_expired(self, now: float) -> None:
-        for identity, (started, _) in list(self._windows.items()):
-            if now - started >= self.window:
-                del self._windows[identity]
 
 
 _HIT_SCRIPT = """

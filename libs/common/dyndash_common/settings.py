@@ -6,10 +6,13 @@ Every variable is documented in the README's settings table; keep the two in ste
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from dyndash_common.apikeys import MAX_KEY_LENGTH
 
 DEV_KEY_PEPPER = "dyndash-development-pepper-not-for-production"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./dyndash.db"
@@ -39,6 +42,21 @@ class Settings(BaseSettings):
     rate_limit_requests: int = Field(default=600, ge=1)
     rate_limit_window_seconds: int = Field(default=60, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # The request line and headers together; more → 431. Also bounds what a client can make a
+    # server buffer before any of our code runs.
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    # From a connection's first byte (or a keep-alive request's first byte) to the end of its
+    # headers; slower → 408 and the connection is closed.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A route's path parameter (`/sales/{region}`) longer than this → 414.
+    max_path_param_chars: int = Field(default=200, ge=1, le=8192)
+    # On SIGTERM: open streams are told to reconnect and end; requests still running after
+    # this many seconds are cancelled, so a shutdown never waits on a client.
+    shutdown_timeout_seconds: int = Field(default=10, ge=1, le=600)
+    # Proxies whose X-Forwarded-For is believed (addresses or CIDRs); none by default.
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list
+    )
     render_timeout_seconds: float = Field(default=2.0, gt=0)
     render_max_output_bytes: int = Field(default=2_097_152, ge=1024)
     render_max_memory_bytes: int = Field(default=268_435_456, ge=16_777_216)
@@ -79,6 +97,15 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [
+                ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()
+            ]
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -99,8 +126,10 @@ class Settings(BaseSettings):
     @field_validator("bootstrap_api_key")
     @classmethod
     def _bootstrap_key_length(cls, value: str | None) -> str | None:
-        if value is not None and len(value) < 24:
-            raise ValueError("DYNDASH_BOOTSTRAP_API_KEY must be at least 24 characters")
+        if value is not None and not 24 <= len(value) <= MAX_KEY_LENGTH:
+            raise ValueError(
+                f"DYNDASH_BOOTSTRAP_API_KEY must be 24 to {MAX_KEY_LENGTH} characters long"
+            )
         return value or None
 
     @model_validator(mode="after")

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -21,13 +22,14 @@ from dyndash_common.templating.pool import RenderBudget, RenderPool
 from dyndash_common.web.errors import install_error_handlers
 from dyndash_common.web.instrumentation import instrument_http
 from dyndash_common.web.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from dyndash_common.web.streams import DRAINING_STATE_KEY
 
 
 def create_app(settings: Settings | None = None, *, bus: EventBus | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         runtime = build_runtime(settings, bus)
         pool = RenderPool(RenderBudget.from_settings(settings), size=settings.render_processes)
         # Warm before the first request: the first preview or save is as quick as the next.
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
                     pepper=settings.key_pepper,
                     secret=settings.bootstrap_api_key,
                     name="bootstrap",
+                    source="DYNDASH_BOOTSTRAP_API_KEY",
                 )
         sweeper = asyncio.create_task(
             run_sweeper(
@@ -53,7 +56,8 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
         app.state.runtime = runtime
         app.state.render_pool = pool
         try:
-            yield
+            # Request state: the server protocol sets `draining` when a shutdown begins.
+            yield {DRAINING_STATE_KEY: asyncio.Event()}
         finally:
             for task in (sweeper, lag):
                 task.cancel()

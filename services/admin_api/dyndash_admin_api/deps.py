@@ -6,7 +6,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 
 from dyndash_admin_api.schemas.common import MAX_ID
 from dyndash_common.apikeys import authenticate, require_scope
@@ -14,6 +14,8 @@ from dyndash_common.db.models import ApiKey
 from dyndash_common.errors import BadRequest, RateLimited, Unauthorized
 from dyndash_common.runtime import Runtime
 from dyndash_common.templating.pool import RenderPool
+from dyndash_common.web.clients import client_address
+from dyndash_common.web.params import PathId
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
 
@@ -64,7 +66,7 @@ async def current_key(request: Request, response: Response, runtime: RuntimeDep)
             )
             await session.commit()
     except Unauthorized:
-        client = request.client.host if request.client else "unknown"
+        client = client_address(request.scope, runtime.settings.trusted_proxies)
         await _limit(runtime, response, f"ip:{client}")
         raise
     await _limit(runtime, response, f"key:{key.id}")
@@ -104,7 +106,7 @@ def if_match_version(if_match: Annotated[str | None, Header()] = None) -> int | 
 IfMatch = Annotated[int | None, Depends(if_match_version)]
 Limit = Annotated[int, Query(ge=1, le=200, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="items to skip")]
-EntityId = Annotated[int, Path(ge=1, le=MAX_ID, description="the resource's id")]
+EntityId = PathId
 
 
 def set_etag(response: Response, version: int) -> None:

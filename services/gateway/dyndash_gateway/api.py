@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
@@ -13,9 +13,19 @@ from sqlalchemy import text
 
 from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.envelope import Envelope, ErrorData
-from dyndash_common.errors import Forbidden, NotFound, RateLimited, Unauthorized, Unavailable
+from dyndash_common.errors import (
+    DyndashError,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+)
 from dyndash_common.site.keys import data_key
+from dyndash_common.web.clients import client_address
 from dyndash_common.web.instrumentation import scrape
+from dyndash_common.web.params import PathId
+from dyndash_common.web.streams import draining, guarded
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.responses import etag_matches, wants_gzip
 from dyndash_gateway.service import Unservable
@@ -37,21 +47,21 @@ def _gateway(request: Request) -> Gateway:
 )
 async def dashboard_data(
     request: Request,
-    dashboard_id: int,
+    dashboard_id: PathId,
     x_api_key: Annotated[str | None, Header()] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The dashboard and its widgets with their data (seed §4.1); a key with `data:read`
     unless the dashboard is public."""
     gateway = _gateway(request)
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request.scope, gateway.settings.trusted_proxies)
     decision = await gateway.runtime.rate_limiter.hit(f"data:{client}")
     if not decision.allowed:
         raise RateLimited(
             f"rate limit of {decision.limit} requests per {decision.window_seconds} s exceeded",
             headers=decision.headers(),
         )
-    await _authorise_dashboard(gateway, dashboard_id, x_api_key, authorization)
+    await _authorise_dashboard(gateway, dashboard_id, _presented(x_api_key, authorization))
     dashboard = gateway.state.dashboards[dashboard_id]
     ttl = gateway.settings.gateway_stale_seconds or 300
 
@@ -82,24 +92,26 @@ async def dashboard_data(
 
 
 async def _authorise_dashboard(
-    gateway: Gateway, dashboard_id: int, x_api_key: str | None, authorization: str | None
+    gateway: Gateway, dashboard_id: int, presented: str | None, *, fresh: bool = False
 ) -> None:
     dashboard = gateway.state.dashboards.get(dashboard_id)
     if dashboard is None:
         raise NotFound(f"dashboard {dashboard_id} does not exist")
     if dashboard.is_public:
         return
-    presented = x_api_key
-    if not presented and authorization and authorization.lower().startswith("bearer "):
-        presented = authorization[7:].strip()
-    check = await gateway.keys.check(presented)
+    check = await gateway.keys.check(presented, fresh=fresh)
     if not check.valid:
         raise Unauthorized(check.reason)
     if not check.allows("data:read"):
         raise Forbidden("this API key lacks the 'data:read' scope")
 
 
-LIVE_KEEPALIVE_SECONDS = 15.0
+def _presented(x_api_key: str | None, authorization: str | None) -> str | None:
+    if x_api_key:
+        return x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return None
 
 
 @router.get(
@@ -113,28 +125,34 @@ LIVE_KEEPALIVE_SECONDS = 15.0
 )
 async def live_dashboard(
     request: Request,
-    dashboard_id: int,
+    dashboard_id: PathId,
     x_api_key: Annotated[str | None, Header()] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Widget updates of one dashboard as they happen: `event: widget`, data with the widget
-    id, its data version and the fragment URL to fetch."""
+    id, its data version and the fragment URL to fetch. The stream ends (`event: error`) once
+    the key is revoked or the dashboard turns private or goes, and (`event: closing`) when
+    the gateway shuts down."""
     gateway = _gateway(request)
-    await _authorise_dashboard(gateway, dashboard_id, x_api_key, authorization)
+    presented = _presented(x_api_key, authorization)
+    await _authorise_dashboard(gateway, dashboard_id, presented)
 
-    async def stream() -> AsyncIterator[bytes]:
+    async def frames() -> AsyncGenerator[bytes, None]:
         async with gateway.live.listen(dashboard_id) as queue:
             yield b"retry: 1000\n\n"
             while True:
-                try:
-                    yield await asyncio.wait_for(queue.get(), LIVE_KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    if await request.is_disconnected():
-                        return
-                    yield b": keepalive\n\n"
+                yield await queue.get()
+
+    async def refusal() -> str | None:
+        # Past the key cache: a revoked key must lose its stream within seconds.
+        try:
+            await _authorise_dashboard(gateway, dashboard_id, presented, fresh=True)
+        except DyndashError as error:
+            return error.message
+        return None
 
     return StreamingResponse(
-        stream(),
+        guarded(frames(), recheck=refusal, closing=draining(request)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

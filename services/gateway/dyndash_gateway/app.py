@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -14,6 +16,7 @@ from dyndash_common.settings import Settings, get_settings
 from dyndash_common.web.errors import install_error_handlers
 from dyndash_common.web.instrumentation import instrument_http
 from dyndash_common.web.middleware import RequestIdMiddleware
+from dyndash_common.web.streams import DRAINING_STATE_KEY
 from dyndash_gateway import api
 from dyndash_gateway.front import GatewayFront
 from dyndash_gateway.gateway import Gateway, RendererFactory
@@ -23,13 +26,14 @@ def create_framework_app(
     settings: Settings, bus: EventBus | None = None, render_with: RendererFactory | None = None
 ) -> FastAPI:
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         runtime = build_runtime(settings, bus)
         gateway = Gateway(runtime, render_with)
         await gateway.start()
         app.state.gateway = gateway
         try:
-            yield
+            # Request state: the server protocol sets `draining` when a shutdown begins.
+            yield {DRAINING_STATE_KEY: asyncio.Event()}
         finally:
             await gateway.stop()
             await runtime.close()

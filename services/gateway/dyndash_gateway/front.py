@@ -17,20 +17,14 @@ from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.logs import request_id
 from dyndash_common.metrics import PAGE_REQUESTS, PAGE_SECONDS
 from dyndash_common.site.keys import fragment_key, fragment_signature, page_key, page_signature
+from dyndash_common.web.clients import client_address
 from dyndash_common.web.middleware import request_id_for
+from dyndash_common.web.params import ID_DIGITS
+from dyndash_common.web.paths import FRAMEWORK_SEGMENTS, first_segment
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.responses import send_entry, send_page, wants_gzip
 from dyndash_gateway.service import Unservable
 
-FRAMEWORK_PREFIXES = (
-    "/api/",
-    "/live/",
-    "/healthz",
-    "/readyz",
-    "/metrics",
-    "/docs",
-    "/openapi.json",
-)
 MAX_QUERY_VALUE = 200
 log = logging.getLogger("dyndash.gateway")
 ASSET_TYPES = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
@@ -75,7 +69,7 @@ class GatewayFront:
         self.holder = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(FRAMEWORK_PREFIXES):
+        if scope["type"] != "http" or first_segment(scope["path"]) in FRAMEWORK_SEGMENTS:
             await self.framework(scope, receive, send)
             return
         path = scope["path"]
@@ -135,7 +129,7 @@ class GatewayFront:
             )
             return
         if gateway.limiter is not None:
-            client = scope["client"][0] if scope.get("client") else "unknown"
+            client = client_address(scope, gateway.settings.trusted_proxies)
             decision = await gateway.limiter.hit(client)
             if not decision.allowed:
                 await send_page(
@@ -202,6 +196,16 @@ class GatewayFront:
             await send_page(send, 404, "Not found", "There is no page at this address.", head=head)
             return
         route, params = matched
+        limit = gateway.settings.max_path_param_chars
+        if any(len(value) > limit for value in params.values()):
+            await send_page(
+                send,
+                414,
+                "Address too long",
+                f"A part of this address is longer than {limit} characters.",
+                head=head,
+            )
+            return
         if route.auth == "api_key":
             check = await gateway.keys.check(_presented_key(headers))
             if not check.allows("data:read"):
@@ -239,7 +243,7 @@ class GatewayFront:
         self, gateway: Gateway, path: str, headers: dict[bytes, bytes], send: Send, head: bool
     ) -> None:
         tail = path.removeprefix("/fragments/widgets/")
-        widget = gateway.state.widgets.get(int(tail)) if tail.isdigit() else None
+        widget = gateway.state.widgets.get(int(tail)) if ID_DIGITS.fullmatch(tail) else None
         dashboard = gateway.state.dashboards.get(widget.dashboard_id) if widget else None
         if widget is None or dashboard is None:
             await send_page(send, 404, "Not found", "There is no such widget.", head=head)

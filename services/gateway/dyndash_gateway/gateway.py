@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from dyndash_common.apikeys import authenticate
+from dyndash_common.apikeys import MAX_KEY_LENGTH, authenticate
 from dyndash_common.cache.memory import MemoryCache
 from dyndash_common.cache.redis_store import RedisStore
 from dyndash_common.errors import Unauthorized
@@ -48,18 +49,26 @@ class KeyCheck:
 
 class KeyCache:
     """Verified API keys for a few seconds, so a protected page costs no query per request.
-    A revoked key keeps working here for at most KEY_CACHE_SECONDS."""
+    A revoked key keeps working here for at most KEY_CACHE_SECONDS.
+
+    Entries are keyed by a digest of the presented key: the cache holds 32 bytes per entry
+    whatever a client sends, and no secret in the clear.
+    """
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._checked: dict[str, tuple[float, KeyCheck]] = {}
+        self._checked: dict[bytes, tuple[float, KeyCheck]] = {}
 
-    async def check(self, presented: str | None) -> KeyCheck:
+    async def check(self, presented: str | None, *, fresh: bool = False) -> KeyCheck:
+        """`fresh`: ask the database even if a check is cached (open streams re-checking)."""
         if not presented:
             return KeyCheck(False, "an API key is required", frozenset())
+        if len(presented) > MAX_KEY_LENGTH:
+            return KeyCheck(False, "the API key is not valid", frozenset())
+        digest = hashlib.blake2b(presented.encode(), digest_size=32).digest()
         now = time.monotonic()
-        cached = self._checked.get(presented)
-        if cached is not None and cached[0] > now:
+        cached = self._checked.get(digest)
+        if cached is not None and cached[0] > now and not fresh:
             return cached[1]
         try:
             async with self.runtime.database.sessions() as session:
@@ -72,7 +81,7 @@ class KeyCache:
             result = KeyCheck(False, error.message, frozenset())
         if len(self._checked) > 10_000:
             self._checked.clear()
-        self._checked[presented] = (now + KEY_CACHE_SECONDS, result)
+        self._checked[digest] = (now + KEY_CACHE_SECONDS, result)
         return result
 
 

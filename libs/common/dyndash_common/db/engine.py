@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import (
 
 
 def create_engine(database_url: str, **overrides: Any) -> AsyncEngine:
+    # Statement parameters stay out of error messages, hence out of every log line: they hold
+    # key hashes and whatever a client sent.
+    overrides.setdefault("hide_parameters", True)
     if database_url.startswith("sqlite"):
         engine = create_async_engine(database_url, **overrides)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

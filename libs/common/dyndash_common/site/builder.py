@@ -167,7 +167,8 @@ class PageBuilder:
             # that failed its budget is refused rather than run.
             admit = partial(self._refuse_failed, name)
         self.renders += 1
-        label = name or "_inline"
+        # Only names of existing templates become labels, so the series stay bounded.
+        label = "_inline" if name is None else name if name in self.catalog.by_name else "_unknown"
         started = time.perf_counter()
         try:
             html = await self.templates.render(name, source, context, assets, admit)

@@ -62,7 +62,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(IntegrityError)
-    async def integrity_error(_request: Request, error: IntegrityError) -> JSONResponse:
+    async def integrity_error(_request: Request, error: DBAPIError) -> JSONResponse:
         reason = str(error.orig).lower()
         log.info("integrity_error", extra={"details": {"error": reason[:300]}})
         if "unique" in reason or "duplicate" in reason:
@@ -77,7 +77,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(DataError)
-    async def data_error(_request: Request, error: DataError) -> JSONResponse:
+    async def data_error(_request: Request, error: DBAPIError) -> JSONResponse:
         log.info("data_error", extra={"details": {"error": str(error.orig)[:300]}})
         return error_response(
             422,
@@ -87,7 +87,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
-    @app.exception_handler(DBAPIError)
     @app.exception_handler(OSError)
     async def unavailable(_request: Request, error: Exception) -> JSONResponse:
         log.error("dependency_unavailable", extra={"details": {"error": repr(error)[:300]}})
@@ -98,7 +97,25 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "2"},
         )
 
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, error: Exception) -> JSONResponse:
+        # asyncpg's errors reach SQLAlchemy as a plain DBAPIError; their SQLSTATE class tells
+        # a value the database refused (22: data exception, 23: integrity) from an outage.
+        assert isinstance(error, DBAPIError)
+        sqlstate = str(getattr(error.orig, "sqlstate", "") or "")
+        if sqlstate.startswith("22"):
+            return await data_error(request, error)
+        if sqlstate.startswith("23"):
+            return await integrity_error(request, error)
+        return await unavailable(request, error)
+
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled_error")
-        return error_response(500, "internal_error", "internal error; it has been logged")
+        # Starlette answers this one outside every middleware, so it sets its own nosniff.
+        return error_response(
+            500,
+            "internal_error",
+            "internal error; it has been logged",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dyndash_common.envelope import failure
 from dyndash_common.logs import request_id
 
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 # What a client may choose as its request id: it is echoed as a header and written into logs.
 _ACCEPTED_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 
@@ -32,7 +33,8 @@ def request_id_for(headers: list[tuple[bytes, bytes]]) -> bytes:
 
 
 class RequestIdMiddleware:
-    """Carries X-Request-ID (generated when absent) into every log line and the response."""
+    """Carries X-Request-ID (generated when absent) into every log line and the response, and
+    marks every response `nosniff`: a JSON error body must never be sniffed into HTML."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -46,7 +48,11 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", current)]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (b"x-request-id", current),
+                    NOSNIFF,
+                ]
             await send(message)
 
         try:

@@ -12,12 +12,13 @@ from dyndash_admin_api.operations.common import (
     changed_fields,
     check_if_match,
     get_or_404,
+    lock_template_graph,
     same_value,
 )
 from dyndash_common.changes import ChangeSet
-from dyndash_common.db.models import Dashboard, Route, Widget
+from dyndash_common.db.models import Dashboard, Route, Template, Widget
 from dyndash_common.db.types import utcnow
-from dyndash_common.errors import Conflict
+from dyndash_common.errors import Conflict, ValidationFailed
 
 
 async def _dashboard_name_is_free(session: AsyncSession, name: str) -> None:
@@ -45,6 +46,8 @@ async def update_dashboard(
         return row
     if "name" in changed:
         await _dashboard_name_is_free(changes.session, changed["name"])
+    if changed.get("is_public") is False:
+        await _no_public_route_shows(changes.session, row)
     apply_changes(row, changed)
     row.version += 1
     row.updated_at = utcnow()
@@ -57,6 +60,24 @@ async def update_dashboard(
         {"name": row.name, "changed": sorted(changed)},
     )
     return row
+
+
+async def _no_public_route_shows(session: AsyncSession, row: Dashboard) -> None:
+    """A private dashboard behind a public route would be shown to anyone."""
+    routes = (
+        await session.execute(
+            select(Route.path, Route.handler_config).where(Route.dashboard_id == row.id)
+        )
+    ).all()
+    public = sorted(
+        path for path, config in routes if (config or {}).get("auth", "public") == "public"
+    )
+    if public:
+        raise Conflict(
+            f"dashboard '{row.name}' is shown by public route(s) {', '.join(public)}; give them "
+            "auth 'api_key' or point them elsewhere before making the dashboard private",
+            details={"field": "is_public", "public_routes": public},
+        )
 
 
 async def delete_dashboard(changes: ChangeSet, dashboard_id: int, *, if_match: int | None) -> None:
@@ -100,6 +121,24 @@ async def _widget_key_is_free(session: AsyncSession, dashboard_id: int, key: str
         )
 
 
+async def _check_widget_template(session: AsyncSession, config: dict[str, Any]) -> None:
+    """`config.template` names the template a widget's fragment renders with: it must exist.
+    The template graph lock keeps a concurrent delete or rename from slipping in between."""
+    if "template" not in config:
+        return
+    name = config["template"]
+    if not isinstance(name, str):
+        raise ValidationFailed(
+            "config.template: must be the name of a template", details={"field": "config.template"}
+        )
+    await lock_template_graph(session)
+    if (await session.execute(select(Template.id).where(Template.name == name))).first() is None:
+        raise ValidationFailed(
+            f"config.template: template '{name}' does not exist",
+            details={"field": "config.template"},
+        )
+
+
 def _widget_payload(row: Widget) -> dict[str, Any]:
     return {"dashboard_id": row.dashboard_id, "key": row.key, "data_version": row.data_version}
 
@@ -108,6 +147,7 @@ async def create_widget(changes: ChangeSet, dashboard_id: int, fields: dict[str,
     session = changes.session
     await get_or_404(session, Dashboard, dashboard_id)
     await _widget_key_is_free(session, dashboard_id, fields["key"])
+    await _check_widget_template(session, fields.get("config", {}))
     now = utcnow()
     row = Widget(
         **fields,
@@ -133,6 +173,8 @@ async def update_widget(
         return row
     if "key" in changed:
         await _widget_key_is_free(changes.session, row.dashboard_id, changed["key"])
+    if "config" in changed:
+        await _check_widget_template(changes.session, changed["config"])
     apply_changes(row, changed)
     row.version += 1
     row.updated_at = utcnow()

@@ -1,4 +1,5 @@
-"""Route writes: the template and dashboard they name must exist, paths are unique."""
+"""Route writes: the template and dashboard they name must exist, paths are unique, and a
+public route shows only a public dashboard."""
 
 from __future__ import annotations
 
@@ -20,17 +21,32 @@ from dyndash_common.errors import Conflict, ValidationFailed
 
 
 async def _check_references(
-    session: AsyncSession, template_id: int, dashboard_id: int | None
+    session: AsyncSession, template_id: int, handler_config: dict[str, Any]
 ) -> None:
     if await session.get(Template, template_id) is None:
         raise ValidationFailed(
             f"template_id: template {template_id} does not exist",
             details={"field": "template_id"},
         )
-    if dashboard_id is not None and await session.get(Dashboard, dashboard_id) is None:
+    dashboard_id = handler_config.get("dashboard_id")
+    if dashboard_id is None:
+        return
+    # Locked, so the dashboard cannot turn private between this check and the commit.
+    dashboard = (
+        await session.execute(
+            select(Dashboard).where(Dashboard.id == dashboard_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if dashboard is None:
         raise ValidationFailed(
             f"handler_config.dashboard_id: dashboard {dashboard_id} does not exist",
             details={"field": "handler_config.dashboard_id"},
+        )
+    if not dashboard.is_public and handler_config.get("auth", "public") == "public":
+        raise ValidationFailed(
+            f"handler_config.auth: dashboard {dashboard_id} is not public, so a route showing "
+            "it needs auth 'api_key' (or make the dashboard public)",
+            details={"field": "handler_config.auth", "dashboard_id": dashboard_id},
         )
 
 
@@ -46,7 +62,7 @@ def _payload(row: Route) -> dict[str, Any]:
 async def create_route(changes: ChangeSet, fields: dict[str, Any]) -> Route:
     session = changes.session
     dashboard_id = fields["handler_config"].get("dashboard_id")
-    await _check_references(session, fields["template_id"], dashboard_id)
+    await _check_references(session, fields["template_id"], fields["handler_config"])
     await _path_is_free(session, fields["path"])
     now = utcnow()
     row = Route(**fields, dashboard_id=dashboard_id, version=1, created_at=now, updated_at=now)
@@ -68,9 +84,7 @@ async def update_route(
     if "path" in changed:
         await _path_is_free(session, changed["path"])
     handler_config = changed.get("handler_config", row.handler_config)
-    await _check_references(
-        session, changed.get("template_id", row.template_id), handler_config.get("dashboard_id")
-    )
+    await _check_references(session, changed.get("template_id", row.template_id), handler_config)
     previous_path = row.path
     apply_changes(row, changed)
     row.dashboard_id = handler_config.get("dashboard_id")

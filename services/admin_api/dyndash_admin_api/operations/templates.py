@@ -16,7 +16,7 @@ from dyndash_admin_api.operations.common import (
     lock_template_graph,
 )
 from dyndash_common.changes import ChangeSet
-from dyndash_common.db.models import ApiKey, Route, Template, TemplateVersion
+from dyndash_common.db.models import ApiKey, Route, Template, TemplateVersion, Widget
 from dyndash_common.db.types import utcnow
 from dyndash_common.errors import Conflict, NotFound, TemplateInvalid
 from dyndash_common.templating.validation import TemplateCompiler, check_references
@@ -122,6 +122,7 @@ async def update_template(
                 f"template '{old_name}' is included by {', '.join(users)}; rename those first",
                 details={"used_by_templates": users},
             )
+        await _no_widget_uses(session, old_name)
     if "html_content" in changed or "name" in changed:
         graph = await dependency_map(session)
         graph.pop(old_name, None)
@@ -183,6 +184,27 @@ async def _templates_using(session: AsyncSession, name: str) -> list[str]:
     return sorted(user for user, dependencies in graph.items() if name in dependencies)
 
 
+async def _no_widget_uses(session: AsyncSession, name: str) -> None:
+    """Widgets name their fragment template in `config.template`; it must keep existing."""
+    widget_ids = (
+        (
+            await session.execute(
+                select(Widget.id)
+                .where(Widget.config["template"].as_string() == name)
+                .order_by(Widget.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if widget_ids:
+        raise Conflict(
+            f"template '{name}' renders widget(s) {', '.join(map(str, widget_ids))}; "
+            "change their config.template first",
+            details={"used_by_widgets": list(widget_ids)},
+        )
+
+
 async def delete_template(changes: ChangeSet, template_id: int, *, if_match: int | None) -> None:
     session = changes.session
     await lock_template_graph(session)
@@ -206,6 +228,7 @@ async def delete_template(changes: ChangeSet, template_id: int, *, if_match: int
             f"template '{row.name}' is included by {', '.join(users)}",
             details={"used_by_templates": users},
         )
+    await _no_widget_uses(session, row.name)
     await session.delete(row)
     await session.flush()
     await changes.emit("template.deleted", "template", row.id, row.version, {"name": row.name})

@@ -6,7 +6,7 @@ commit order, so a resume never skips an event.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -19,42 +19,35 @@ from dyndash_common.errors import Unauthorized
 from dyndash_common.events.feed import follow
 from dyndash_common.events.model import ChangeEvent
 from dyndash_common.runtime import Runtime
+from dyndash_common.web.streams import KEEPALIVE_SECONDS, draining, guarded
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
-KEEPALIVE_SECONDS = 15.0
+# Event ids are BIGINT: a larger resume point failed in the database after the stream began.
+MAX_EVENT_ID = 2**63 - 1
 
 
 def _frame(event: ChangeEvent) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (event.id, event.type.encode(), event.to_json())
 
 
-async def _still_allowed(runtime: Runtime, presented: str | None) -> bool:
+async def _refusal(runtime: Runtime, presented: str | None) -> str | None:
+    """Why the stream's key may no longer read events (revoked, expired, re-scoped), or None."""
     try:
         async with runtime.database.sessions() as session:
             key = await authenticate(
                 session, pepper=runtime.settings.key_pepper, presented=presented
             )
-    except Unauthorized:
-        return False
-    return has_scope(key, "events:read")
+    except Unauthorized as error:
+        return error.message
+    return None if has_scope(key, "events:read") else "the API key lacks the 'events:read' scope"
 
 
-async def _stream(
-    runtime: Runtime, request: Request, after: int | None, presented: str | None
-) -> AsyncIterator[bytes]:
+async def _frames(runtime: Runtime, after: int | None) -> AsyncGenerator[bytes, None]:
     yield b"retry: 1000\n\n"
     async for event in follow(runtime.database, runtime.bus, after, KEEPALIVE_SECONDS):
         if event is not None:
             yield _frame(event)
-        elif await request.is_disconnected():
-            return
-        elif not await _still_allowed(runtime, presented):
-            # The key was revoked or expired while the stream was open.
-            yield b'event: error\ndata: {"message": "the API key is no longer valid"}\n\n'
-            return
-        else:
-            yield b": keepalive\n\n"
 
 
 @router.get(
@@ -70,12 +63,19 @@ async def stream_events(
     runtime: RuntimeDep,
     _key: EventsReader,
     request: Request,
-    last_event_id: Annotated[int | None, Header(ge=0)] = None,
-    after: Annotated[int | None, Query(ge=0, description="resume after this event id")] = None,
+    last_event_id: Annotated[int | None, Header(ge=0, le=MAX_EVENT_ID)] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_EVENT_ID, description="resume after this event id")
+    ] = None,
 ) -> StreamingResponse:
     start = last_event_id if last_event_id is not None else after
+    presented = presented_key(request)
     return StreamingResponse(
-        _stream(runtime, request, start, presented_key(request)),
+        guarded(
+            _frames(runtime, start),
+            recheck=lambda: _refusal(runtime, presented),
+            closing=draining(request),
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

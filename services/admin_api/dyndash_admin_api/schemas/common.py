@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
+from dyndash_common.web.params import MAX_ID as MAX_ID
+
 T = TypeVar("T")
 
-# The largest id the schema stores (a 32-bit INTEGER on PostgreSQL).
-MAX_ID = 2**31 - 1
 MAX_JSON_DOCUMENT_BYTES = 64 * 1024
 MAX_DATA_DOCUMENT_BYTES = 512 * 1024
 
@@ -33,29 +34,33 @@ JsonObject = Annotated[dict[str, Any], _bounded(MAX_JSON_DOCUMENT_BYTES)]
 DataDocument = Annotated[Any, _bounded(MAX_DATA_DOCUMENT_BYTES)]
 
 
-def _reject_nul(value: Any, path: str = "") -> None:
+def _reject_unstorable(value: Any, path: str = "") -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError(f"{path or 'value'}: NUL characters are not allowed")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{path or 'value'}: NaN and infinite numbers are not JSON")
     elif isinstance(value, dict):
         for key, item in value.items():
-            _reject_nul(key, path)
-            _reject_nul(item, f"{path}.{key}" if path else str(key))
+            _reject_unstorable(key, path)
+            _reject_unstorable(item, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _reject_nul(item, f"{path}[{index}]")
+            _reject_unstorable(item, f"{path}[{index}]")
 
 
 class Input(BaseModel):
-    """Request bodies refuse unknown fields, so a typo is an error instead of a silent no-op,
-    and NUL characters, which PostgreSQL cannot store in text."""
+    """Request bodies refuse unknown fields, so a typo is an error instead of a silent no-op;
+    NUL characters, which PostgreSQL cannot store in text; and NaN or infinite numbers
+    (`NaN`, `Infinity`, `1e999`), which Python's JSON parser accepts but JSON cannot hold."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        _reject_nul(data)
+    def _storable(cls, data: Any) -> Any:
+        _reject_unstorable(data)
         return data
 
 

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from dyndash_admin_api.schemas.common import Input, Output
+
+
+def _in_utc(value: datetime) -> datetime:
+    """Stored in UTC: a time whose UTC equivalent is past year 9999 cannot be."""
+    if value.tzinfo is None:
+        return value  # refused with a clearer message by the route
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be before 9999-12-31T23:59:59Z") from None
 
 
 class KeyCreate(Input):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     scopes: list[str] = Field(min_length=1, max_length=10)
-    expires_at: datetime | None = None
+    expires_at: Annotated[datetime, AfterValidator(_in_utc)] | None = None
 
 
 class KeyPublic(Output):

@@ -9,18 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from dyndash_admin_api.schemas.common import MAX_ID, Input, JsonObject, Output, Patch
+from dyndash_common.web.paths import RESERVED_SEGMENTS, first_segment
 
-RESERVED_PREFIXES = (
-    "/api",
-    "/fragments",
-    "/assets",
-    "/live",
-    "/healthz",
-    "/readyz",
-    "/metrics",
-    "/docs",
-    "/openapi.json",
-)
 ALLOWED_METHODS = ("GET",)
 _SEGMENT = re.compile(r"^(?:[A-Za-z0-9_.~\-]+|\{[A-Za-z_][A-Za-z0-9_]*\})$")
 
@@ -28,9 +18,8 @@ _SEGMENT = re.compile(r"^(?:[A-Za-z0-9_.~\-]+|\{[A-Za-z_][A-Za-z0-9_]*\})$")
 def check_path(path: str) -> str:
     if not path.startswith("/"):
         raise ValueError("path must start with '/'")
-    for prefix in RESERVED_PREFIXES:
-        if path == prefix or path.startswith(prefix + "/") or path.startswith(prefix + "."):
-            raise ValueError(f"path may not use the reserved prefix '{prefix}'")
+    if first_segment(path) in RESERVED_SEGMENTS:
+        raise ValueError(f"path may not use the reserved prefix '/{first_segment(path)}'")
     if path == "/":
         return path
     if path.endswith("/"):
@@ -38,6 +27,9 @@ def check_path(path: str) -> str:
     segments = path[1:].split("/")
     names: list[str] = []
     for segment in segments:
+        if segment in (".", ".."):
+            # Clients resolve dot segments before sending, so such a route is never reached.
+            raise ValueError(f"path segment '{segment}' is not allowed (a dot segment)")
         if not _SEGMENT.match(segment):
             raise ValueError(
                 f"path segment '{segment}' must be letters, digits, '_.~-', or a {{param}}"
