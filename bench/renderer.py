@@ -38,7 +38,7 @@ from dyndash_common.db.engine import Database, create_engine
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings
 from dyndash_common.site import keys
-from dyndash_common.site.state import GatewayState
+from dyndash_common.site.state import SiteState
 from dyndash_common.templating.validation import LocalCompiler
 from tests.utils.backends import (
     ADMIN_SECRET,
@@ -90,7 +90,7 @@ def _route(path: str, template_id: int) -> dict[str, Any]:
 
 async def expected_keys(database_url: str, prefix: str) -> list[str]:
     database = Database(create_engine(database_url))
-    state = GatewayState()
+    state = SiteState()
     async with database.read() as session:
         await state.load(session)
     await database.dispose()

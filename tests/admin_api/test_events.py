@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from dyndash_common.db.engine import Database, create_engine
 from dyndash_common.db.models import Event
+from dyndash_common.events.stream import stream_key
 from tests.conftest import Api
 from tests.utils.services import REDIS_URL
 
@@ -107,7 +108,7 @@ async def test_redis_stream_holds_each_event(api: Api) -> None:
         pytest.skip("the embedded backend has no Redis stream; its bus is covered above")
     template = await api.create_template("streamed")
     redis = Redis.from_url(REDIS_URL)
-    entries = await redis.xrange(f"{api.backend.settings.redis_prefix}:events")
+    entries = await redis.xrange(stream_key(api.backend.settings.redis_prefix))
     await redis.aclose()
     assert len(entries) == 1
     fields = entries[0][1]

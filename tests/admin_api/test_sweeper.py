@@ -15,6 +15,7 @@ from dyndash_common.db.engine import Database, create_engine
 from dyndash_common.db.models import Event
 from dyndash_common.events.bus import InProcessBus
 from dyndash_common.events.publisher import sweep_once
+from dyndash_common.events.stream import stream_key
 from dyndash_common.jobs import NoJobs
 from tests.conftest import start_api
 from tests.utils.backends import Backend
@@ -68,7 +69,7 @@ async def test_running_admin_api_sweeps_to_the_redis_stream(backend: Backend) ->
         pytest.skip("the Redis stream exists only on the PostgreSQL + Redis backend")
     crashed = _crash_after_commit(backend)
     assert crashed.returncode == 137, crashed.stderr
-    stream = f"{backend.settings.redis_prefix}:events"
+    stream = stream_key(backend.settings.redis_prefix)
     redis = Redis.from_url(REDIS_URL)
     try:
         assert await redis.xlen(stream) == 0

@@ -19,6 +19,7 @@ from dyndash_common.db.engine import Database, create_engine
 from dyndash_common.db.models import Event
 from dyndash_common.db.types import utcnow
 from dyndash_common.events.model import ChangeEvent, EntityRef
+from dyndash_common.events.stream import stream_key
 from dyndash_common.jobs import ArqJobs
 from dyndash_common.templating.sandbox import DashboardSandbox
 from tests.gateway.conftest import Site
@@ -188,7 +189,7 @@ async def test_the_worker_sweeps_an_event_a_crash_left_behind(real_servers: Back
     )
     assert crashed.returncode == 137, crashed.stderr
     redis = Redis.from_url(REDIS_URL)
-    stream = f"{settings.redis_prefix}:events"
+    stream = stream_key(settings.redis_prefix)
     try:
         assert await redis.xlen(stream) == 0
         async with running_worker(settings):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import orjson
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
@@ -11,13 +9,6 @@ from redis.asyncio import Redis
 from dyndash_common.events.model import ChangeEvent
 
 WARM_FUNCTION = "warm_after_change"
-# Changes that alter what is served; `template.render_failed` and `cache.warmed` are reports
-# of the renderer's own work and must never queue more of it.
-WARMED_TYPES = frozenset(
-    f"{kind}.{action}"
-    for kind in ("template", "route", "dashboard", "widget")
-    for action in ("created", "updated", "deleted")
-) | {"widget.data_updated"}
 
 
 def queue_name(prefix: str) -> str:
@@ -28,10 +19,6 @@ def warm_job_id(prefix: str, event: ChangeEvent) -> str:
     """The same change seen twice (a republished event) or by two replicas is one job. arq keeps
     job keys outside any queue's namespace, so the deployment's prefix is part of the id."""
     return f"{prefix}:warm:{event.type}:{event.entity.id}:{event.version}"
-
-
-class JobQueue(Protocol):
-    async def enqueue_warm(self, event: ChangeEvent) -> None: ...
 
 
 class NoJobs:
@@ -52,7 +39,7 @@ class ArqJobs:
         )
 
     async def enqueue_warm(self, event: ChangeEvent) -> None:
-        if event.type in WARMED_TYPES:
+        if event.changes_state:
             job_id = warm_job_id(self.prefix, event)
             await self.pool.enqueue_job(
                 WARM_FUNCTION, event.model_dump(mode="json"), _job_id=job_id

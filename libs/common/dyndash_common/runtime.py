@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from dyndash_common.db.engine import Database, create_engine
-from dyndash_common.events.bus import EventBus, InProcessBus, RedisBus
-from dyndash_common.jobs import ArqJobs, JobQueue, NoJobs
+from dyndash_common.events.bus import EventBus, InProcessBus
+from dyndash_common.events.publisher import JobQueue
+from dyndash_common.events.stream import RedisBus
+from dyndash_common.jobs import ArqJobs, NoJobs
 from dyndash_common.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from dyndash_common.settings import Settings
 

@@ -16,18 +16,18 @@ from dyndash_common.cache.memory import MemoryCache
 from dyndash_common.cache.redis_store import RedisStore
 from dyndash_common.errors import Unauthorized
 from dyndash_common.events.model import ChangeEvent
-from dyndash_common.jobs import WARMED_TYPES
+from dyndash_common.events.stream import StreamReader
 from dyndash_common.loop_lag import sample_loop_lag
 from dyndash_common.ratelimit import InProcessRateLimiter
 from dyndash_common.runtime import Runtime
 from dyndash_common.site.assets import Assets
 from dyndash_common.site.builder import PageBuilder, ProcessTemplates, TemplateRenderer
 from dyndash_common.site.failures import graph_digest
+from dyndash_common.site.follower import StateFollower
 from dyndash_common.site.render_status import record_render_status
-from dyndash_common.site.state import Catalog, GatewayState
+from dyndash_common.site.state import Catalog, SiteState
 from dyndash_common.site.warming import MemorySink, Variants, targets_for, warm
 from dyndash_common.templating.pool import RenderBudget, RenderPool
-from dyndash_gateway.follower import StateFollower
 from dyndash_gateway.live import LiveHub
 from dyndash_gateway.service import CachedResponses, cancel_and_wait
 
@@ -99,7 +99,7 @@ class Gateway:
         settings = runtime.settings
         self.runtime = runtime
         self.settings = settings
-        self.state = GatewayState()
+        self.state = SiteState()
         self.pool: RenderPool | None = None
         if render_with is None:
             self.pool = RenderPool(
@@ -165,7 +165,7 @@ class Gateway:
             self._tasks.append(asyncio.create_task(self._warm_forever(self._warm_queue)))
 
     def _queue_warm(self, event: ChangeEvent) -> None:
-        if self._warm_queue is not None and event.type in WARMED_TYPES:
+        if self._warm_queue is not None and event.changes_state:
             self._warm_queue.put_nowait(event)
 
     async def _warm_forever(self, queue: asyncio.Queue[ChangeEvent]) -> None:
@@ -223,10 +223,8 @@ class Gateway:
                 await asyncio.sleep(STARTUP_RETRY_SECONDS)
         followers = [asyncio.create_task(self.follower.resync_forever())]
         if self.runtime.redis is not None:
-            stream = f"{self.settings.redis_prefix}:events"
-            followers.append(
-                asyncio.create_task(self.follower.follow_stream(self.runtime.redis, stream))
-            )
+            reader = StreamReader(self.runtime.redis, self.settings.redis_prefix)
+            followers.append(asyncio.create_task(self.follower.follow_stream(reader)))
         else:
             followers.append(asyncio.create_task(self.follower.follow_outbox(self.runtime.bus)))
         try:

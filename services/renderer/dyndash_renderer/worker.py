@@ -41,7 +41,7 @@ from dyndash_common.settings import Settings, get_settings
 from dyndash_common.site.builder import PageBuilder, ProcessTemplates
 from dyndash_common.site.failures import graph_digest
 from dyndash_common.site.render_status import record_render_status
-from dyndash_common.site.state import GatewayState
+from dyndash_common.site.state import SiteState
 from dyndash_common.site.warming import (
     RedisSink,
     Target,
@@ -67,7 +67,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     runtime = build_runtime(settings)
     if runtime.redis is None:
         raise RuntimeError("the renderer needs REDIS_URL (its queue lives in Redis)")
-    state = GatewayState()
+    state = SiteState()
     pool = RenderPool(RenderBudget.from_settings(settings), size=settings.renderer_processes)
     # In ctx before anything else can fail, so that shutdown closes them whatever happens next.
     ctx.update(runtime=runtime, pool=pool)
@@ -186,7 +186,7 @@ async def _warm(
 ) -> dict[str, Any]:
     event = ChangeEvent.model_validate(raw_event)
     runtime: Runtime = ctx["runtime"]
-    state: GatewayState = ctx["state"]
+    state: SiteState = ctx["state"]
     settings: Settings = ctx["settings"]
     try:
         async with runtime.database.read() as session:
@@ -237,7 +237,7 @@ async def _split_off_routes(
     return [t for t in targets if t.route_id is None]
 
 
-async def _record_statuses(runtime: Runtime, state: GatewayState, report: WarmReport) -> None:
+async def _record_statuses(runtime: Runtime, state: SiteState, report: WarmReport) -> None:
     """Mark each template this job rendered, at the version it rendered: `failed` with the
     first error, else `ok`. Templates nothing was rendered with keep their status."""
     outcomes: dict[str, str | None] = {}

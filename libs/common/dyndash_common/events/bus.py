@@ -1,4 +1,7 @@
-"""Event bus adapters: in-process for the embedded default, Redis Stream + pub/sub otherwise."""
+"""The event bus: its interface, and the in-process bus of the embedded default.
+
+With Redis the bus is `dyndash_common.events.stream.RedisBus`, beside the stream's reader.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Protocol
-
-from redis.asyncio import Redis
 
 from dyndash_common.events.model import ChangeEvent
 
@@ -59,7 +60,9 @@ class InProcessBus:
             self._queues.discard(queue)
 
 
-class _PubSubSubscription:
+class PubSubSubscription:
+    """Messages of a Redis pub/sub channel (see `dyndash_common.events.stream`)."""
+
     def __init__(self, pubsub: object) -> None:
         self.pubsub = pubsub
 
@@ -73,35 +76,3 @@ class _PubSubSubscription:
             if message is not None and message.get("type") == "message":
                 return ChangeEvent.from_json(message["data"])
         return None
-
-
-class RedisBus:
-    """XADD to a bounded stream (catch-up by id) and PUBLISH for instant fan-out."""
-
-    def __init__(self, redis: Redis, prefix: str, maxlen: int) -> None:
-        self.redis = redis
-        self.stream = f"{prefix}:events"
-        self.channel = f"{prefix}:events:live"
-        self.maxlen = maxlen
-
-    async def publish(self, event: ChangeEvent) -> None:
-        body = event.to_json()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(
-                self.stream,
-                {"seq": event.id, "type": event.type, "event": body},
-                maxlen=self.maxlen,
-                approximate=True,
-            )
-            pipe.publish(self.channel, body)
-            await pipe.execute()
-
-    @asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[Subscription]:
-        pubsub = self.redis.pubsub()
-        await pubsub.subscribe(self.channel)
-        try:
-            yield _PubSubSubscription(pubsub)
-        finally:
-            await pubsub.unsubscribe(self.channel)
-            await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 
@@ -15,10 +16,15 @@ from dyndash_common.db.types import utcnow
 from dyndash_common.events.bus import EventBus
 from dyndash_common.events.model import ChangeEvent
 from dyndash_common.events.outbox import mark_published
-from dyndash_common.jobs import JobQueue
 from dyndash_common.metrics import EVENTS_PUBLISHED
 
 log = logging.getLogger("dyndash.events")
+
+
+class JobQueue(Protocol):
+    """Where a published change queues its render work (`dyndash_common.jobs`)."""
+
+    async def enqueue_warm(self, event: ChangeEvent) -> None: ...
 
 
 async def publish_committed(

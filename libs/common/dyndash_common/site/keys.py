@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Hashable, Mapping
 
-from dyndash_common.site.state import GatewayState, RouteInfo, WidgetInfo
+from dyndash_common.site.state import RouteInfo, SiteState, WidgetInfo
 
 
 def shared_key(key: Hashable, signature: Hashable) -> str:
@@ -22,7 +22,7 @@ def page_key(route: RouteInfo, params: Mapping[str, str], query: Mapping[str, st
     return ("page", route.id, tuple(sorted(params.items())), tuple(sorted(query.items())))
 
 
-def page_signature(state: GatewayState, route: RouteInfo, template: str) -> Hashable:
+def page_signature(state: SiteState, route: RouteInfo, template: str) -> Hashable:
     dashboard = state.dashboards.get(route.dashboard_id) if route.dashboard_id else None
     return (
         route.version,
@@ -35,7 +35,7 @@ def fragment_key(widget: WidgetInfo) -> Hashable:
     return ("fragment", widget.id)
 
 
-def fragment_signature(state: GatewayState, widget: WidgetInfo) -> Hashable:
+def fragment_signature(state: SiteState, widget: WidgetInfo) -> Hashable:
     template = state.catalog.signature(widget.template) if widget.template else None
     return (widget.version, widget.data_version, template)
 

@@ -218,7 +218,7 @@ def widget_info(row: Widget) -> WidgetInfo:
 
 
 @dataclass
-class GatewayState:
+class SiteState:
     catalog: Catalog = field(default_factory=Catalog)
     routes: RouteTable = field(default_factory=RouteTable)
     dashboards: dict[int, DashboardInfo] = field(default_factory=dict)

@@ -23,7 +23,7 @@ from dyndash_common.cache.redis_store import RedisStore
 from dyndash_common.events.model import ChangeEvent
 from dyndash_common.site import keys
 from dyndash_common.site.builder import PageBuilder
-from dyndash_common.site.state import GatewayState, RouteInfo
+from dyndash_common.site.state import RouteInfo, SiteState
 from dyndash_common.templating.meter import BudgetExceeded
 from dyndash_common.templating.pool import RenderError
 
@@ -154,7 +154,7 @@ class Variants:
         return variants
 
 
-def templates_affected(state: GatewayState, names: set[str]) -> set[str]:
+def templates_affected(state: SiteState, names: set[str]) -> set[str]:
     """`names` and every template that includes, extends or imports one of them, transitively."""
     affected = set(names)
     grew = True
@@ -167,7 +167,7 @@ def templates_affected(state: GatewayState, names: set[str]) -> set[str]:
     return affected
 
 
-def routes_affected(state: GatewayState, event: ChangeEvent) -> list[RouteInfo]:
+def routes_affected(state: SiteState, event: ChangeEvent) -> list[RouteInfo]:
     routes = [*state.routes.static.values(), *(route for _, route in state.routes.dynamic)]
     kind = event.entity.kind
     if kind == "template":
@@ -183,7 +183,7 @@ def routes_affected(state: GatewayState, event: ChangeEvent) -> list[RouteInfo]:
 
 
 async def targets_for(
-    state: GatewayState,
+    state: SiteState,
     builder: PageBuilder,
     event: ChangeEvent,
     variants: Variants | None,
@@ -244,7 +244,7 @@ async def targets_for(
     return targets
 
 
-def _blocked(state: GatewayState, name: str) -> bool:
+def _blocked(state: SiteState, name: str) -> bool:
     """A graph that ran over its render budget is not rendered again until it changes."""
     return state.failures.blocked(name, state.catalog.signature(name)) is not None
 

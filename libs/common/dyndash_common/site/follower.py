@@ -1,10 +1,11 @@
-"""Keeping the in-memory state current: change events, catch-up, and a periodic resync.
+"""Keeping a site state current: change events, catch-up, and a periodic resync.
 
-With Redis the gateway reads the event stream with a blocking XREAD from the last entry it
-applied, so live delivery and catch-up after a blip are the same loop. If the stream no longer
-holds that entry (trimmed past retention, or Redis restarted empty) the gateway reloads
-everything and drops its L1. Without Redis it follows the outbox, woken by the in-process bus.
-A full resync every `resync_seconds` bounds staleness even if every event were lost.
+With Redis a gateway or render worker reads the event stream with a blocking XREAD from the
+last entry it applied, so live delivery and catch-up after a blip are the same loop. If the
+stream no longer holds that entry (trimmed past retention, or Redis restarted empty) it reloads
+everything and calls `on_gap` (a gateway drops its L1). Without Redis it follows the outbox,
+woken by the in-process bus. A full resync every `resync_seconds` bounds staleness even if
+every event were lost.
 """
 
 from __future__ import annotations
@@ -14,28 +15,29 @@ import logging
 import time
 from collections.abc import Callable
 
-import orjson
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from dyndash_common.db.engine import Database
 from dyndash_common.events.bus import EventBus
 from dyndash_common.events.feed import follow
 from dyndash_common.events.model import ChangeEvent
+from dyndash_common.events.stream import StreamReader
 from dyndash_common.metrics import EVENT_LAG_SECONDS, EVENTS_APPLIED
-from dyndash_common.site.state import GatewayState
+from dyndash_common.site.state import SiteState
 
-log = logging.getLogger("dyndash.gateway")
+log = logging.getLogger("dyndash.site")
 
 BACKOFF_START_SECONDS = 0.1
 BACKOFF_MAX_SECONDS = 5.0
-BLOCK_MILLISECONDS = 5000
 
 
 class StateFollower:
+    """Applies change events to one `SiteState`, reading only the entity each one names, and
+    tells its listeners of each state change once applied."""
+
     def __init__(
         self,
-        state: GatewayState,
+        state: SiteState,
         database: Database,
         *,
         on_gap: Callable[[], None],
@@ -45,8 +47,6 @@ class StateFollower:
         self.database = database
         self.on_gap = on_gap
         self.resync_seconds = resync_seconds
-        self.applied = 0
-        self.last_applied_at = 0.0
         # Told of each event once it is applied (live pushes, in-process warming).
         self.listeners: list[Callable[[ChangeEvent], None]] = []
 
@@ -75,11 +75,9 @@ class StateFollower:
                 dashboard_id = event.payload.get("dashboard_id")
                 if isinstance(dashboard_id, int):
                     await self.state.reload_dashboard(session, dashboard_id)
-        self.applied += 1
-        self.last_applied_at = time.time()
         EVENTS_APPLIED.inc()
         if event.id:
-            EVENT_LAG_SECONDS.observe(max(0.0, self.last_applied_at - event.ts.timestamp()))
+            EVENT_LAG_SECONDS.observe(max(0.0, time.time() - event.ts.timestamp()))
         for listener in self.listeners:
             listener(event)
 
@@ -107,19 +105,17 @@ class StateFollower:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
 
-    async def follow_stream(self, redis: Redis, stream: str) -> None:
+    async def follow_stream(self, reader: StreamReader) -> None:
         """Apply stream entries in order, from where the initial load left off."""
-        last_id: str | None = await self._stream_tail(redis, stream)
+        last_id: str | None = await reader.tail()
         backoff = BACKOFF_START_SECONDS
         while True:
             try:
                 if last_id is None:
-                    last_id = await self._resynchronise(redis, stream)
-                replies = await redis.xread({stream: last_id}, count=100, block=BLOCK_MILLISECONDS)
-                for _, entries in replies or ():
-                    for entry_id, fields in entries:
-                        await self.apply(ChangeEvent.model_validate(orjson.loads(fields[b"event"])))
-                        last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                    last_id = await self._resynchronise(reader)
+                for entry_id, event in await reader.read(last_id):
+                    await self.apply(event)
+                    last_id = entry_id
                 backoff = BACKOFF_START_SECONDS
             except (ResponseError, ValueError) as error:
                 log.error("event_stream_unreadable", extra={"details": {"error": repr(error)}})
@@ -132,40 +128,12 @@ class StateFollower:
                 )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
-                if last_id is not None and await self._gap_after(redis, stream, last_id):
+                if last_id is not None and await reader.gap_after(last_id):
                     last_id = None
 
-    @staticmethod
-    async def _stream_tail(redis: Redis, stream: str) -> str:
-        entries = await redis.xrevrange(stream, count=1)
-        if not entries:
-            return "0-0"
-        entry_id = entries[0][0]
-        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-
-    async def _gap_after(self, redis: Redis, stream: str, last_id: str) -> bool:
-        """True when entries after `last_id` may be gone: the stream restarted or was trimmed."""
-        try:
-            first = await redis.xrange(stream, count=1)
-            newest = await redis.xrevrange(stream, count=1)
-        except Exception:
-            return False
-        if last_id == "0-0":
-            return False
-        if not newest:
-            return True
-        first_id = first[0][0].decode()
-        newest_id = newest[0][0].decode()
-        return _id_tuple(newest_id) < _id_tuple(last_id) or _id_tuple(first_id) > _id_tuple(last_id)
-
-    async def _resynchronise(self, redis: Redis, stream: str) -> str:
-        tail = await self._stream_tail(redis, stream)
+    async def _resynchronise(self, reader: StreamReader) -> str:
+        tail = await reader.tail()
         await self.load()
         self.on_gap()
         log.warning("state_resynchronised", extra={"details": {"stream_position": tail}})
         return tail
-
-
-def _id_tuple(entry_id: str) -> tuple[int, int]:
-    milliseconds, _, sequence = entry_id.partition("-")
-    return int(milliseconds), int(sequence or 0)
