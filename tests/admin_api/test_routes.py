@@ -19,7 +19,7 @@ async def test_create_update_delete_route(api: Api) -> None:
         api,
         path="/sales/{region}",
         template_id=template["id"],
-        method="get",
+        method="GET",
         handler_config={
             "dashboard_id": dashboard["id"],
             "query_params": ["range"],
@@ -61,6 +61,8 @@ async def test_bad_routes_are_refused_and_nothing_saved(api: Api) -> None:
         ({"path": "/a b", "template_id": tid}, 422, "segment"),
         ({"path": "/{a}/{a}", "template_id": tid}, 422, "distinct"),
         ({"path": "/x", "template_id": tid, "method": "BREW"}, 422, "BREW"),
+        # Methods are case-sensitive (RFC 9110), as the document's enum says.
+        ({"path": "/x", "template_id": tid, "method": "get"}, 422, "'get'"),
         ({"path": "/x", "template_id": 999}, 422, "template 999"),
         ({"path": "/x", "template_id": tid, "handler_config": {"dashboard_id": 77}}, 422, "77"),
         ({"path": "/x", "template_id": tid, "handler_config": {"auth": "magic"}}, 422, "auth"),

@@ -26,6 +26,15 @@ class ErrorData(BaseModel):
     details: Any = None
 
 
+class ErrorEnvelope(BaseModel):
+    """The body of every error answer, as `failure` builds it (for the OpenAPI documents)."""
+
+    status: Literal["error"]
+    data: ErrorData
+    message: str
+    timestamp: str
+
+
 def success(data: Any, message: str | None = None) -> dict[str, Any]:
     return {"status": "success", "data": data, "message": message, "timestamp": utc_timestamp()}
 

@@ -22,6 +22,7 @@ from dyndash_common.templating.pool import RenderBudget, RenderPool
 from dyndash_common.web.errors import install_error_handlers
 from dyndash_common.web.instrumentation import instrument_http
 from dyndash_common.web.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from dyndash_common.web.openapi import refine_document
 from dyndash_common.web.streams import DRAINING_STATE_KEY
 
 
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
     )
     install_error_handlers(app)
     instrument_http(app)
+    refine_document(app)
     for router in (
         templates.router,
         routes.router,

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request, Response
+from pydantic import WithJsonSchema
 
 from dyndash_admin_api.schemas.common import MAX_ID
 from dyndash_common.apikeys import authenticate, require_scope
@@ -15,9 +16,13 @@ from dyndash_common.errors import BadRequest, RateLimited, Unauthorized
 from dyndash_common.runtime import Runtime
 from dyndash_common.templating.pool import RenderPool
 from dyndash_common.web.clients import client_address
+from dyndash_common.web.openapi import presented_key
 from dyndash_common.web.params import PathId
 
-_ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
+# What If-Match may hold: `*`, or one ETag as sent in ETag (weak or unquoted also taken).
+# The document declares this pattern; a value outside it is answered 400 here, as the README
+# promises, rather than FastAPI's 422 for a parameter.
+IF_MATCH_PATTERN = r'^(?:\*|(?:W/)?"[0-9]{1,9}"|[0-9]{1,9})$'
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -36,13 +41,7 @@ def get_render_pool(request: Request) -> RenderPool:
 RenderPoolDep = Annotated[RenderPool, Depends(get_render_pool)]
 
 
-def presented_key(request: Request) -> str | None:
-    key = request.headers.get("x-api-key")
-    if key:
-        return key
-    authorization = request.headers.get("authorization", "")
-    scheme, _, credentials = authorization.partition(" ")
-    return credentials.strip() if scheme.lower() == "bearer" and credentials else None
+PresentedKey = Annotated[str | None, Depends(presented_key)]
 
 
 async def _limit(runtime: Runtime, response: Response, identity: str) -> None:
@@ -56,13 +55,15 @@ async def _limit(runtime: Runtime, response: Response, identity: str) -> None:
         )
 
 
-async def current_key(request: Request, response: Response, runtime: RuntimeDep) -> ApiKey:
+async def current_key(
+    request: Request, response: Response, runtime: RuntimeDep, presented: PresentedKey
+) -> ApiKey:
     """The caller's verified key, counted against its rate limit (anonymous and failed
     attempts count against the client address instead)."""
     try:
         async with runtime.database.sessions() as session:
             key = await authenticate(
-                session, pepper=runtime.settings.key_pepper, presented=presented_key(request)
+                session, pepper=runtime.settings.key_pepper, presented=presented
             )
             await session.commit()
     except Unauthorized:
@@ -90,17 +91,26 @@ DataWriter = Annotated[ApiKey, Depends(scoped("data:write"))]
 EventsReader = Annotated[ApiKey, Depends(scoped("events:read"))]
 
 
-def if_match_version(if_match: Annotated[str | None, Header()] = None) -> int | None:
+def if_match_version(
+    if_match: Annotated[
+        str | None,
+        Header(
+            description='Apply only if the resource is still at this version: its ETag (`"3"`) '
+            "or `*`."
+        ),
+        WithJsonSchema({"type": "string", "pattern": IF_MATCH_PATTERN}),
+    ] = None,
+) -> int | None:
     """The version an If-Match names; None when absent or `*`."""
     if if_match is None or if_match.strip() == "*":
         return None
-    match = _ETAG.match(if_match.strip())
+    match = re.match(IF_MATCH_PATTERN, if_match.strip())
     if match is None:
         raise BadRequest(
             f'If-Match must be an ETag such as "3" (as sent in ETag), not {if_match!r}',
             details={"header": "If-Match"},
         )
-    return int(match.group(1))
+    return int(match.group().removeprefix("W/").strip('"'))
 
 
 IfMatch = Annotated[int | None, Depends(if_match_version)]

@@ -1,28 +1,24 @@
-"""OpenAPI declarations of the error envelopes each kind of endpoint can answer."""
+"""OpenAPI declarations of what each kind of admin endpoint can answer, with its headers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dyndash_common.envelope import Envelope, ErrorData
+from dyndash_common.web.openapi import RATE_LIMIT, error_responses, header
 
-ErrorEnvelope = Envelope[ErrorData]
+ETAG = {"ETag": header("The resource's version, for If-Match.", r'^"[0-9]+"$')}
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    descriptions = {
-        400: "Malformed header",
-        401: "Missing, invalid, revoked or expired API key",
-        403: "The key lacks the needed scope",
-        404: "No such resource",
-        409: "Conflicts with existing data",
-        412: "Stale If-Match",
-        413: "Body over the size limit",
-        422: "Invalid field (named in the message)",
-        429: "Rate limited (see Retry-After)",
-        503: "A dependency is unavailable (see Retry-After)",
-    }
-    return {
-        status: {"model": ErrorEnvelope, "description": descriptions[status]}
-        for status in sorted({401, 429, 503, *statuses})
-    }
+    """Errors of an authenticated endpoint: besides `statuses`, every one can answer a bad
+    key (401), an invalid parameter (422), the rate limit (429) and a database outage (503)."""
+    return error_responses(401, 422, 429, 503, *statuses)
+
+
+def answers(
+    *statuses: int, success: int = 200, etag: bool = False
+) -> dict[int | str, dict[str, Any]]:
+    """The success answer's headers (every authenticated answer carries the rate-limit
+    state; reads and writes of one resource its ETag) and the errors."""
+    headers = {**RATE_LIMIT, **(ETAG if etag else {})}
+    return {success: {"headers": headers}, **errors(*statuses)}

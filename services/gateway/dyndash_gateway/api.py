@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from dyndash_common.cache.entry import CachedEntry
-from dyndash_common.envelope import Envelope, ErrorData
+from dyndash_common.envelope import Envelope
 from dyndash_common.errors import (
     DyndashError,
     Forbidden,
@@ -24,6 +25,7 @@ from dyndash_common.errors import (
 from dyndash_common.site.keys import data_key
 from dyndash_common.web.clients import client_address
 from dyndash_common.web.instrumentation import scrape
+from dyndash_common.web.openapi import error_responses, event_stream, header, presented_key
 from dyndash_common.web.params import PathId
 from dyndash_common.web.streams import draining, guarded
 from dyndash_gateway.gateway import Gateway
@@ -39,17 +41,45 @@ def _gateway(request: Request) -> Gateway:
     return gateway
 
 
+# Public dashboards need no key: the empty requirement makes the schemes optional.
+KEY_IF_NOT_PUBLIC: dict[str, Any] = {"security": [{}]}
+DATA_HEADERS = {
+    "ETag": header("A hash of the identity body, for If-None-Match.", r'^"[0-9a-f]{24}"$'),
+    "Cache-Control": header(
+        "Public or private by the dashboard's visibility; revalidate on every use.",
+        "^(public|private), no-cache$",
+    ),
+    "Vary": header(
+        "Responses differ by Accept-Encoding (and Origin, where CORS is on).",
+        "^Accept-Encoding(?:, Origin)?$",
+    ),
+    "X-Cache": header("Where the answer came from.", "^(HIT-L1|HIT-L2|MISS|STALE)$"),
+}
+PresentedKey = Annotated[str | None, Depends(presented_key)]
+
+
 @router.get(
     "/api/v1/data/dashboard/{dashboard_id}",
+    operation_id="dashboard_data_get",
     tags=["data"],
     response_model=Envelope[dict[str, Any]],
-    responses={status: {"model": Envelope[ErrorData]} for status in (401, 403, 404, 429, 503)},
+    responses={
+        200: {"headers": DATA_HEADERS},
+        304: {
+            "description": "Not modified: the If-None-Match named the current ETag",
+            "headers": DATA_HEADERS,
+        },
+        **error_responses(401, 403, 404, 422, 429, 503),
+    },
+    openapi_extra=KEY_IF_NOT_PUBLIC,
 )
 async def dashboard_data(
     request: Request,
     dashboard_id: PathId,
-    x_api_key: Annotated[str | None, Header()] = None,
-    authorization: Annotated[str | None, Header()] = None,
+    presented: PresentedKey,
+    if_none_match: Annotated[
+        str | None, Header(description="An ETag this client holds; 304 if still current.")
+    ] = None,
 ) -> Response:
     """The dashboard and its widgets with their data (seed §4.1); a key with `data:read`
     unless the dashboard is public."""
@@ -61,7 +91,7 @@ async def dashboard_data(
             f"rate limit of {decision.limit} requests per {decision.window_seconds} s exceeded",
             headers=decision.headers(),
         )
-    await _authorise_dashboard(gateway, dashboard_id, _presented(x_api_key, authorization))
+    await _authorise_dashboard(gateway, dashboard_id, presented)
     dashboard = gateway.state.dashboards[dashboard_id]
     ttl = gateway.settings.gateway_stale_seconds or 300
 
@@ -83,7 +113,7 @@ async def dashboard_data(
         "Vary": "Accept-Encoding",
         "X-Cache": served.cache,
     }
-    if etag_matches(request.headers.get("if-none-match", "").encode(), entry.etag):
+    if etag_matches((if_none_match or "").encode(), entry.etag):
         return Response(status_code=304, headers=headers)
     if wants_gzip(request.headers.get("accept-encoding", "").encode()):
         headers["Content-Encoding"] = "gzip"
@@ -106,35 +136,25 @@ async def _authorise_dashboard(
         raise Forbidden("this API key lacks the 'data:read' scope")
 
 
-def _presented(x_api_key: str | None, authorization: str | None) -> str | None:
-    if x_api_key:
-        return x_api_key
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    return None
-
-
 @router.get(
     "/live/dashboards/{dashboard_id}",
+    operation_id="dashboard_live_stream",
     tags=["live"],
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
-        **{status: {"model": Envelope[ErrorData]} for status in (401, 403, 404)},
+        200: event_stream("Widget updates as Server-Sent Events (`event: widget`)"),
+        **error_responses(401, 403, 404, 422, 503),
     },
+    openapi_extra=KEY_IF_NOT_PUBLIC,
 )
 async def live_dashboard(
-    request: Request,
-    dashboard_id: PathId,
-    x_api_key: Annotated[str | None, Header()] = None,
-    authorization: Annotated[str | None, Header()] = None,
+    request: Request, dashboard_id: PathId, presented: PresentedKey
 ) -> StreamingResponse:
     """Widget updates of one dashboard as they happen: `event: widget`, data with the widget
     id, its data version and the fragment URL to fetch. The stream ends (`event: error`) once
     the key is revoked or the dashboard turns private or goes, and (`event: closing`) when
     the gateway shuts down."""
     gateway = _gateway(request)
-    presented = _presented(x_api_key, authorization)
     await _authorise_dashboard(gateway, dashboard_id, presented)
 
     async def frames() -> AsyncGenerator[bytes, None]:
@@ -158,7 +178,9 @@ async def live_dashboard(
     )
 
 
-@router.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+@router.get(
+    "/metrics", operation_id="metrics_scrape", tags=["health"], response_class=PlainTextResponse
+)
 async def metrics(request: Request) -> PlainTextResponse:
     """Prometheus text format, this process only."""
     gateway = _gateway(request)
@@ -166,12 +188,28 @@ async def metrics(request: Request) -> PlainTextResponse:
     return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/healthz", tags=["health"])
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str]
+    l1_entries: int
+
+
+@router.get("/healthz", operation_id="health_live", tags=["health"], response_model=Liveness)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["health"])
+@router.get(
+    "/readyz",
+    operation_id="health_ready",
+    tags=["health"],
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not able to serve yet"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     """Ready while the gateway can serve: state loaded, and the database reachable or pages
     in its cache to serve from."""

@@ -16,6 +16,7 @@ from dyndash_common.settings import Settings, get_settings
 from dyndash_common.web.errors import install_error_handlers
 from dyndash_common.web.instrumentation import instrument_http
 from dyndash_common.web.middleware import RequestIdMiddleware
+from dyndash_common.web.openapi import refine_document
 from dyndash_common.web.streams import DRAINING_STATE_KEY
 from dyndash_gateway import api
 from dyndash_gateway.front import GatewayFront
@@ -47,6 +48,7 @@ def create_framework_app(
     )
     install_error_handlers(app)
     instrument_http(app)
+    refine_document(app)
     app.include_router(api.router)
     app.add_middleware(
         CORSMiddleware,

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from dyndash_common.envelope import failure
 from dyndash_common.errors import DyndashError
+from dyndash_common.web.allow import allowed_methods
 
 log = logging.getLogger("dyndash.api")
 
@@ -53,13 +54,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "validation_error", message, details)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, error: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
-            error.status_code, "http_error"
-        )
-        return error_response(
-            error.status_code, code, str(error.detail), None, dict(error.headers or {})
-        )
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        code = {
+            400: "bad_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+        }.get(error.status_code, "http_error")
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            methods = allowed_methods(request.app.openapi(), request.url.path)
+            if methods:
+                headers["Allow"] = ", ".join(methods)
+        return error_response(error.status_code, code, str(error.detail), None, headers)
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(_request: Request, error: DBAPIError) -> JSONResponse:

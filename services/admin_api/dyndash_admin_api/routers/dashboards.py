@@ -20,7 +20,7 @@ from dyndash_admin_api.deps import (
 )
 from dyndash_admin_api.operations import dashboards as operations
 from dyndash_admin_api.operations.common import get_or_404, paginate
-from dyndash_admin_api.responses import errors
+from dyndash_admin_api.responses import answers
 from dyndash_admin_api.schemas.common import Page
 from dyndash_admin_api.schemas.dashboards import (
     DashboardCreate,
@@ -47,7 +47,10 @@ def _widget(row: Widget) -> dict[str, Any]:
 
 
 @router.get(
-    "/api/v1/dashboards", response_model=Envelope[Page[DashboardPublic]], responses=errors()
+    "/api/v1/dashboards",
+    operation_id="dashboards_list",
+    response_model=Envelope[Page[DashboardPublic]],
+    responses=answers(),
 )
 async def list_dashboards(
     *, runtime: RuntimeDep, _key: CurrentKey, limit: Limit = 50, offset: Offset = 0
@@ -63,9 +66,10 @@ async def list_dashboards(
 
 @router.post(
     "/api/v1/dashboards",
+    operation_id="dashboards_create",
     status_code=status.HTTP_201_CREATED,
     response_model=Envelope[DashboardPublic],
-    responses=errors(403, 409, 413, 422),
+    responses=answers(400, 403, 409, 413, success=201, etag=True),
 )
 async def create_dashboard(
     *, runtime: RuntimeDep, _key: DashboardsWriter, body: DashboardCreate, response: Response
@@ -78,8 +82,9 @@ async def create_dashboard(
 
 @router.get(
     "/api/v1/dashboards/{dashboard_id}",
+    operation_id="dashboards_get",
     response_model=Envelope[DashboardPublic],
-    responses=errors(404),
+    responses=answers(404, etag=True),
 )
 async def get_dashboard(
     *, runtime: RuntimeDep, _key: CurrentKey, dashboard_id: EntityId, response: Response
@@ -92,8 +97,9 @@ async def get_dashboard(
 
 @router.put(
     "/api/v1/dashboards/{dashboard_id}",
+    operation_id="dashboards_update",
     response_model=Envelope[DashboardPublic],
-    responses=errors(400, 403, 404, 409, 412, 413, 422),
+    responses=answers(400, 403, 404, 409, 412, 413, etag=True),
 )
 async def update_dashboard(
     *,
@@ -114,8 +120,9 @@ async def update_dashboard(
 
 @router.delete(
     "/api/v1/dashboards/{dashboard_id}",
+    operation_id="dashboards_delete",
     response_model=Envelope[None],
-    responses=errors(400, 403, 404, 409, 412),
+    responses=answers(400, 403, 404, 409, 412),
 )
 async def delete_dashboard(
     *, runtime: RuntimeDep, _key: DashboardsWriter, dashboard_id: EntityId, if_match: IfMatch
@@ -127,8 +134,9 @@ async def delete_dashboard(
 
 @router.get(
     "/api/v1/dashboards/{dashboard_id}/widgets",
+    operation_id="widgets_list",
     response_model=Envelope[Page[WidgetPublic]],
-    responses=errors(404),
+    responses=answers(404),
 )
 async def list_widgets(
     *,
@@ -149,9 +157,10 @@ async def list_widgets(
 
 @router.post(
     "/api/v1/dashboards/{dashboard_id}/widgets",
+    operation_id="widgets_create",
     status_code=status.HTTP_201_CREATED,
     response_model=Envelope[WidgetPublic],
-    responses=errors(403, 404, 409, 413, 422),
+    responses=answers(400, 403, 404, 409, 413, success=201, etag=True),
 )
 async def create_widget(
     *,
@@ -168,7 +177,10 @@ async def create_widget(
 
 
 @router.get(
-    "/api/v1/widgets/{widget_id}", response_model=Envelope[WidgetPublic], responses=errors(404)
+    "/api/v1/widgets/{widget_id}",
+    operation_id="widgets_get",
+    response_model=Envelope[WidgetPublic],
+    responses=answers(404, etag=True),
 )
 async def get_widget(
     *, runtime: RuntimeDep, _key: CurrentKey, widget_id: EntityId, response: Response
@@ -181,8 +193,9 @@ async def get_widget(
 
 @router.put(
     "/api/v1/widgets/{widget_id}",
+    operation_id="widgets_update",
     response_model=Envelope[WidgetPublic],
-    responses=errors(400, 403, 404, 409, 412, 413, 422),
+    responses=answers(400, 403, 404, 409, 412, 413, etag=True),
 )
 async def update_widget(
     *,
@@ -203,8 +216,9 @@ async def update_widget(
 
 @router.delete(
     "/api/v1/widgets/{widget_id}",
+    operation_id="widgets_delete",
     response_model=Envelope[None],
-    responses=errors(400, 403, 404, 412),
+    responses=answers(400, 403, 404, 412),
 )
 async def delete_widget(
     *, runtime: RuntimeDep, _key: DashboardsWriter, widget_id: EntityId, if_match: IfMatch
@@ -216,8 +230,9 @@ async def delete_widget(
 
 @router.post(
     "/api/v1/data/widget/{widget_id}",
+    operation_id="widget_data_push",
     response_model=Envelope[WidgetPublic],
-    responses=errors(403, 404, 413, 422),
+    responses=answers(400, 403, 404, 413),
 )
 async def push_widget_data(
     *, runtime: RuntimeDep, _key: DataWriter, widget_id: EntityId, body: WidgetData

@@ -9,16 +9,17 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from dyndash_admin_api.deps import EventsReader, RuntimeDep, presented_key
+from dyndash_admin_api.deps import EventsReader, PresentedKey, RuntimeDep
 from dyndash_admin_api.responses import errors
 from dyndash_common.apikeys import authenticate, has_scope
 from dyndash_common.errors import Unauthorized
 from dyndash_common.events.feed import follow
 from dyndash_common.events.model import ChangeEvent
 from dyndash_common.runtime import Runtime
+from dyndash_common.web.openapi import RATE_LIMIT, event_stream
 from dyndash_common.web.streams import KEEPALIVE_SECONDS, draining, guarded
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
@@ -52,9 +53,13 @@ async def _frames(runtime: Runtime, after: int | None) -> AsyncGenerator[bytes, 
 
 @router.get(
     "",
+    operation_id="events_stream",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        200: {
+            **event_stream("Change events as Server-Sent Events, `id` the event id"),
+            "headers": RATE_LIMIT,
+        },
         **errors(403),
     },
 )
@@ -63,13 +68,22 @@ async def stream_events(
     runtime: RuntimeDep,
     _key: EventsReader,
     request: Request,
-    last_event_id: Annotated[int | None, Header(ge=0, le=MAX_EVENT_ID)] = None,
+    response: Response,
+    presented: PresentedKey,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            pattern=r"^[0-9]{1,19}$",
+            description="The id of the last event received (SSE reconnection): resume after it",
+        ),
+    ] = None,
     after: Annotated[
         int | None, Query(ge=0, le=MAX_EVENT_ID, description="resume after this event id")
     ] = None,
 ) -> StreamingResponse:
-    start = last_event_id if last_event_id is not None else after
-    presented = presented_key(request)
+    # A header, like SSE's own Last-Event-ID, is text; an id past the last possible one
+    # means "after everything".
+    start = min(int(last_event_id), MAX_EVENT_ID) if last_event_id is not None else after
     return StreamingResponse(
         guarded(
             _frames(runtime, start),
@@ -77,5 +91,11 @@ async def stream_events(
             closing=draining(request),
         ),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        # The rate-limit state current_key set on `response`, which a returned response
+        # does not inherit.
+        headers={
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+            **{name: response.headers[name] for name in RATE_LIMIT if name in response.headers},
+        },
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from dyndash_admin_api.deps import RuntimeDep
@@ -17,12 +19,26 @@ router = APIRouter(tags=["health"])
 READY_TIMEOUT_SECONDS = 1.0
 
 
-@router.get("/healthz")
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str]
+
+
+@router.get("/healthz", operation_id="health_live", response_model=Liveness)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    operation_id="health_ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "The database or Redis is unreachable"}},
+)
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     checks: dict[str, str] = {}
 
@@ -49,7 +65,7 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     )
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get("/metrics", operation_id="metrics_scrape", response_class=PlainTextResponse)
 async def metrics(runtime: RuntimeDep) -> PlainTextResponse:
     """Prometheus text format, this process only."""
     body = await scrape(runtime.database, runtime.redis)

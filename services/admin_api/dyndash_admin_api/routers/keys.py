@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from dyndash_admin_api.deps import AdminKey, EntityId, Limit, Offset, RuntimeDep
 from dyndash_admin_api.operations.common import get_or_404, paginate
-from dyndash_admin_api.responses import errors
+from dyndash_admin_api.responses import answers
 from dyndash_admin_api.schemas.common import Page
 from dyndash_admin_api.schemas.keys import KeyCreate, KeyCreated, KeyPublic
 from dyndash_common.apikeys import create_key
@@ -21,7 +21,12 @@ from dyndash_common.errors import ValidationFailed
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
 
-@router.get("", response_model=Envelope[Page[KeyPublic]], responses=errors(403))
+@router.get(
+    "",
+    operation_id="keys_list",
+    response_model=Envelope[Page[KeyPublic]],
+    responses=answers(403),
+)
 async def list_keys(
     *, runtime: RuntimeDep, _key: AdminKey, limit: Limit = 50, offset: Offset = 0
 ) -> dict[str, Any]:
@@ -33,9 +38,10 @@ async def list_keys(
 
 @router.post(
     "",
+    operation_id="keys_create",
     status_code=status.HTTP_201_CREATED,
     response_model=Envelope[KeyCreated],
-    responses=errors(403, 413, 422),
+    responses=answers(400, 403, 413, success=201),
 )
 async def create(*, runtime: RuntimeDep, _key: AdminKey, body: KeyCreate) -> dict[str, Any]:
     if body.expires_at is not None and (
@@ -57,7 +63,12 @@ async def create(*, runtime: RuntimeDep, _key: AdminKey, body: KeyCreate) -> dic
     return success({**created, "secret": secret}, "store the secret now: it is not shown again")
 
 
-@router.delete("/{key_id}", response_model=Envelope[KeyPublic], responses=errors(403, 404))
+@router.delete(
+    "/{key_id}",
+    operation_id="keys_revoke",
+    response_model=Envelope[KeyPublic],
+    responses=answers(403, 404),
+)
 async def revoke(*, runtime: RuntimeDep, _key: AdminKey, key_id: EntityId) -> dict[str, Any]:
     async with runtime.database.write() as session:
         row = await get_or_404(session, ApiKey, key_id, lock=True)

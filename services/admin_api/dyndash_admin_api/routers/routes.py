@@ -19,7 +19,7 @@ from dyndash_admin_api.deps import (
 )
 from dyndash_admin_api.operations import routes as operations
 from dyndash_admin_api.operations.common import get_or_404, paginate
-from dyndash_admin_api.responses import errors
+from dyndash_admin_api.responses import answers
 from dyndash_admin_api.schemas.common import Page
 from dyndash_admin_api.schemas.routes import RouteCreate, RoutePublic, RouteUpdate
 from dyndash_common.changes import change
@@ -33,7 +33,12 @@ def _public(row: Route) -> dict[str, Any]:
     return RoutePublic.model_validate(row).model_dump()
 
 
-@router.get("", response_model=Envelope[Page[RoutePublic]], responses=errors())
+@router.get(
+    "",
+    operation_id="routes_list",
+    response_model=Envelope[Page[RoutePublic]],
+    responses=answers(),
+)
 async def list_routes(
     *, runtime: RuntimeDep, _key: CurrentKey, limit: Limit = 50, offset: Offset = 0
 ) -> dict[str, Any]:
@@ -46,9 +51,10 @@ async def list_routes(
 
 @router.post(
     "",
+    operation_id="routes_create",
     status_code=status.HTTP_201_CREATED,
     response_model=Envelope[RoutePublic],
-    responses=errors(403, 409, 413, 422),
+    responses=answers(400, 403, 409, 413, success=201, etag=True),
 )
 async def create_route(
     *, runtime: RuntimeDep, _key: RoutesWriter, body: RouteCreate, response: Response
@@ -59,7 +65,12 @@ async def create_route(
     return success(_public(row), "route created")
 
 
-@router.get("/{route_id}", response_model=Envelope[RoutePublic], responses=errors(404))
+@router.get(
+    "/{route_id}",
+    operation_id="routes_get",
+    response_model=Envelope[RoutePublic],
+    responses=answers(404, etag=True),
+)
 async def get_route(
     *, runtime: RuntimeDep, _key: CurrentKey, route_id: EntityId, response: Response
 ) -> dict[str, Any]:
@@ -71,8 +82,9 @@ async def get_route(
 
 @router.put(
     "/{route_id}",
+    operation_id="routes_update",
     response_model=Envelope[RoutePublic],
-    responses=errors(400, 403, 404, 409, 412, 413, 422),
+    responses=answers(400, 403, 404, 409, 412, 413, etag=True),
 )
 async def update_route(
     *,
@@ -91,7 +103,12 @@ async def update_route(
     return success(_public(row))
 
 
-@router.delete("/{route_id}", response_model=Envelope[None], responses=errors(400, 403, 404, 412))
+@router.delete(
+    "/{route_id}",
+    operation_id="routes_delete",
+    response_model=Envelope[None],
+    responses=answers(400, 403, 404, 412),
+)
 async def delete_route(
     *, runtime: RuntimeDep, _key: RoutesWriter, route_id: EntityId, if_match: IfMatch
 ) -> dict[str, Any]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import select
+from starlette.exceptions import HTTPException
 
 from dyndash_admin_api.deps import (
     CurrentKey,
@@ -20,7 +21,7 @@ from dyndash_admin_api.deps import (
 )
 from dyndash_admin_api.operations import templates as operations
 from dyndash_admin_api.operations.common import get_or_404, paginate
-from dyndash_admin_api.responses import errors
+from dyndash_admin_api.responses import answers
 from dyndash_admin_api.schemas.common import Page
 from dyndash_admin_api.schemas.templates import (
     PreviewResult,
@@ -47,7 +48,12 @@ def _public(row: Template) -> dict[str, Any]:
     return TemplatePublic.model_validate(row).model_dump()
 
 
-@router.get("", response_model=Envelope[Page[TemplateSummary]], responses=errors())
+@router.get(
+    "",
+    operation_id="templates_list",
+    response_model=Envelope[Page[TemplateSummary]],
+    responses=answers(),
+)
 async def list_templates(
     *,
     runtime: RuntimeDep,
@@ -67,9 +73,10 @@ async def list_templates(
 
 @router.post(
     "",
+    operation_id="templates_create",
     status_code=status.HTTP_201_CREATED,
     response_model=Envelope[TemplatePublic],
-    responses=errors(403, 409, 413, 422),
+    responses=answers(400, 403, 409, 413, success=201, etag=True),
 )
 async def create_template(
     *,
@@ -86,7 +93,12 @@ async def create_template(
     return success(_public(row), "template created")
 
 
-@router.post("/preview", response_model=Envelope[PreviewResult], responses=errors(403, 413, 422))
+@router.post(
+    "/preview",
+    operation_id="templates_preview",
+    response_model=Envelope[PreviewResult],
+    responses=answers(400, 403, 413),
+)
 async def preview_template(
     *, runtime: RuntimeDep, pool: RenderPoolDep, _key: TemplatesWriter, body: TemplatePreview
 ) -> dict[str, Any]:
@@ -106,7 +118,21 @@ async def preview_template(
     return success({"html": html})
 
 
-@router.get("/{template_id}", response_model=Envelope[TemplatePublic], responses=errors(404))
+@router.api_route(
+    "/preview", methods=["GET", "PUT", "DELETE"], include_in_schema=False, response_model=None
+)
+async def preview_other_methods() -> NoReturn:
+    """A path without parameters wins over /{template_id} (OpenAPI's matching rule), so other
+    methods here are a 405 naming POST, not a request about template "preview"."""
+    raise HTTPException(405)
+
+
+@router.get(
+    "/{template_id}",
+    operation_id="templates_get",
+    response_model=Envelope[TemplatePublic],
+    responses=answers(404, etag=True),
+)
 async def get_template(
     *, runtime: RuntimeDep, _key: CurrentKey, template_id: EntityId, response: Response
 ) -> dict[str, Any]:
@@ -118,8 +144,9 @@ async def get_template(
 
 @router.put(
     "/{template_id}",
+    operation_id="templates_update",
     response_model=Envelope[TemplatePublic],
-    responses=errors(400, 403, 404, 409, 412, 413, 422),
+    responses=answers(400, 403, 404, 409, 412, 413, etag=True),
 )
 async def update_template(
     *,
@@ -147,7 +174,10 @@ async def update_template(
 
 
 @router.delete(
-    "/{template_id}", response_model=Envelope[None], responses=errors(400, 403, 404, 409, 412)
+    "/{template_id}",
+    operation_id="templates_delete",
+    response_model=Envelope[None],
+    responses=answers(400, 403, 404, 409, 412),
 )
 async def delete_template(
     *, runtime: RuntimeDep, _key: TemplatesWriter, template_id: EntityId, if_match: IfMatch
@@ -159,8 +189,9 @@ async def delete_template(
 
 @router.get(
     "/{template_id}/versions",
+    operation_id="template_versions_list",
     response_model=Envelope[Page[TemplateVersionSummary]],
-    responses=errors(404),
+    responses=answers(404),
 )
 async def list_versions(
     *,
@@ -184,8 +215,9 @@ async def list_versions(
 
 @router.get(
     "/{template_id}/versions/{version}",
+    operation_id="template_versions_get",
     response_model=Envelope[TemplateVersionPublic],
-    responses=errors(404),
+    responses=answers(404),
 )
 async def get_version(
     *, runtime: RuntimeDep, _key: CurrentKey, template_id: EntityId, version: EntityId
@@ -205,8 +237,9 @@ async def get_version(
 
 @router.post(
     "/{template_id}/rollback",
+    operation_id="templates_rollback",
     response_model=Envelope[TemplatePublic],
-    responses=errors(400, 403, 404, 412, 422),
+    responses=answers(400, 403, 404, 409, 412, 413, etag=True),
 )
 async def rollback_template(
     *,

@@ -6,8 +6,11 @@ import math
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
+from dyndash_common.web.openapi import without_null
 from dyndash_common.web.params import MAX_ID as MAX_ID
 
 T = TypeVar("T")
@@ -52,10 +55,14 @@ def _reject_unstorable(value: Any, path: str = "") -> None:
 
 class Input(BaseModel):
     """Request bodies refuse unknown fields, so a typo is an error instead of a silent no-op;
-    NUL characters, which PostgreSQL cannot store in text; and NaN or infinite numbers
-    (`NaN`, `Infinity`, `1e999`), which Python's JSON parser accepts but JSON cannot hold."""
+    NUL characters, which PostgreSQL cannot store in text; NaN or infinite numbers (`NaN`,
+    `Infinity`, `1e999`), which Python's JSON parser accepts but JSON cannot hold; and values
+    of another JSON type than the document declares (`0` for a boolean, `"5"` for an
+    integer)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=False, allow_inf_nan=False, strict=True
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -69,6 +76,18 @@ class Patch(Input):
     field itself may be null (listed in NULLABLE)."""
 
     NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The document says what _no_null_for_required enforces: null only where NULLABLE
+        allows it (the Python type is `X | None` so that a field can be omitted)."""
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        for name, field in schema.get("properties", {}).items():
+            if name not in cls.NULLABLE:
+                without_null(field)
+        return schema
 
     @model_validator(mode="after")
     def _no_null_for_required(self) -> Patch:

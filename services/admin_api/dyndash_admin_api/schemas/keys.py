@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from dyndash_admin_api.schemas.common import Input, Output
+from dyndash_common.apikeys import SCOPES
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -22,8 +23,12 @@ def _in_utc(value: datetime) -> datetime:
 
 class KeyCreate(Input):
     name: Annotated[str, Field(min_length=1, max_length=100)]
-    scopes: list[str] = Field(min_length=1, max_length=10)
-    expires_at: Annotated[datetime, AfterValidator(_in_utc)] | None = None
+    # Documented as an enum; validate_scopes refuses others with the list of valid ones.
+    scopes: list[Annotated[str, Field(json_schema_extra={"enum": sorted(SCOPES)})]] = Field(
+        min_length=1, max_length=10
+    )
+    # JSON has no time type: the RFC 3339 string is parsed (strict mode would refuse it).
+    expires_at: Annotated[datetime | None, Field(strict=False), AfterValidator(_in_utc)] = None
 
 
 class KeyPublic(Output):

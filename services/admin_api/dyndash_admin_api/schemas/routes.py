@@ -1,4 +1,4 @@
-"""Route request and response shapes, and the handler_config contract (DESIGN.md)."""
+"""Route request and response shapes, and the handler_config contract (README, "Routes")."""
 
 from __future__ import annotations
 
@@ -42,17 +42,36 @@ def check_path(path: str) -> str:
 
 
 def check_method(method: str) -> str:
-    upper = method.upper()
-    if upper not in ALLOWED_METHODS:
+    # Exactly as listed, as the document's enum says: HTTP methods are case-sensitive.
+    if method not in ALLOWED_METHODS:
         raise ValueError(
             f"method '{method}' is not supported; routes serve pages for {list(ALLOWED_METHODS)} "
             "(HEAD is answered for every GET route)"
         )
-    return upper
+    return method
 
 
-RoutePath = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_path)]
-RouteMethod = Annotated[str, Field(max_length=10), AfterValidator(check_method)]
+def _path_pattern() -> str:
+    """check_path's rules as one pattern, for the document (all but distinct parameter
+    names); check_path stays the enforcer, with messages that say which rule was broken."""
+    segment = _SEGMENT.pattern.removeprefix("^").removesuffix("$")
+    reserved = "|".join(re.escape(name) for name in sorted(RESERVED_SEGMENTS))
+    dot_segment = r"(?!.*/\.{1,2}(?:/|$))"
+    return rf"^(?!/(?:{reserved})(?:/|$)){dot_segment}/(?:{segment}(?:/{segment})*)?$"
+
+
+RoutePath = Annotated[
+    str,
+    Field(min_length=1, max_length=200, json_schema_extra={"pattern": _path_pattern()}),
+    AfterValidator(check_path),
+]
+# The enum is declared for the document; check_method enforces it with a message naming the
+# refused method (pydantic's Literal error would not).
+RouteMethod = Annotated[
+    str,
+    Field(max_length=10, json_schema_extra={"enum": list(ALLOWED_METHODS)}),
+    AfterValidator(check_method),
+]
 QueryParamName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 
 
