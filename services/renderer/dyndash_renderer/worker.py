@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from dyndash_common.cache.redis_store import RedisStore
 from dyndash_common.events.model import ChangeEvent, EntityRef
 from dyndash_common.events.publisher import sweep_once
+from dyndash_common.events.stream import StreamReader
 from dyndash_common.jobs import WARM_FUNCTION, ArqJobs, queue_name
 from dyndash_common.logs import configure_logging, instance_id
 from dyndash_common.loop_lag import sample_loop_lag
@@ -40,6 +41,7 @@ from dyndash_common.runtime import Runtime, build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.site.builder import PageBuilder, ProcessTemplates
 from dyndash_common.site.failures import graph_digest
+from dyndash_common.site.follower import StateFollower
 from dyndash_common.site.render_status import record_render_status
 from dyndash_common.site.state import SiteState
 from dyndash_common.site.warming import (
@@ -85,6 +87,23 @@ async def startup(ctx: dict[str, Any]) -> None:
         ),
         variants=Variants(runtime.redis, settings.redis_prefix),
     )
+    # The worker's site state follows the event stream like a gateway's: a job applies only
+    # its own event (in case the stream is behind), never reloads the whole site.
+    follower = StateFollower(
+        state,
+        runtime.database,
+        on_gap=lambda: None,
+        resync_seconds=settings.gateway_resync_seconds,
+    )
+    await follower.load()
+    ctx["follower"] = follower
+    ctx["following"] = [
+        asyncio.create_task(
+            follower.follow_stream(StreamReader(runtime.redis, settings.redis_prefix)),
+            name="event-stream",
+        ),
+        asyncio.create_task(follower.resync_forever(), name="resync"),
+    ]
     if settings.renderer_metrics_port:
         server, _thread = start_http_server(
             settings.renderer_metrics_port, settings.renderer_metrics_host
@@ -139,6 +158,10 @@ async def _report_queue_depth(runtime: Runtime, settings: Settings, instance: st
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    for task in ctx.get("following", []):
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
     for name in ("queue_reporter", "loop_lag"):
         if name in ctx:
             ctx[name].cancel()
@@ -189,8 +212,8 @@ async def _warm(
     state: SiteState = ctx["state"]
     settings: Settings = ctx["settings"]
     try:
-        async with runtime.database.read() as session:
-            await state.sync(session)
+        follower: StateFollower = ctx["follower"]
+        await follower.refresh(event)
         targets = await targets_for(
             state, ctx["builder"], event, ctx["variants"], settings.gateway_stale_seconds or 300
         )

@@ -55,9 +55,21 @@ class StateFollower:
             await self.state.load(session)
 
     async def apply(self, event: ChangeEvent) -> None:
+        """Apply an event from the stream or outbox, then tell the listeners of a change."""
+        await self.refresh(event)
         if event.is_report:
-            # Reports change nothing a follower reads from the database, and no listener
-            # (live streams, warming) has anything to do for them.
+            # No listener (live streams, warming) has anything to do for a report.
+            return
+        EVENTS_APPLIED.inc()
+        if event.id:
+            EVENT_LAG_SECONDS.observe(max(0.0, time.time() - event.ts.timestamp()))
+        for listener in self.listeners:
+            listener(event)
+
+    async def refresh(self, event: ChangeEvent) -> None:
+        """Bring the state up to date with what `event` names, reading only that entity."""
+        if event.is_report:
+            # Reports change nothing a follower reads from the database.
             if event.type == "template.render_failed":
                 self.state.note_render_failure(event)
             return
@@ -75,11 +87,6 @@ class StateFollower:
                 dashboard_id = event.payload.get("dashboard_id")
                 if isinstance(dashboard_id, int):
                     await self.state.reload_dashboard(session, dashboard_id)
-        EVENTS_APPLIED.inc()
-        if event.id:
-            EVENT_LAG_SECONDS.observe(max(0.0, time.time() - event.ts.timestamp()))
-        for listener in self.listeners:
-            listener(event)
 
     async def resync_forever(self) -> None:
         while True:

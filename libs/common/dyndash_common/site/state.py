@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dyndash_common.db.models import Dashboard, Route, Template, Widget
 from dyndash_common.events.model import ChangeEvent
 from dyndash_common.site.failures import RenderFailures
+from dyndash_common.site.impact import reach
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -77,12 +78,14 @@ class Catalog:
     by_id: dict[int, str] = field(default_factory=dict)
     _signatures: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     _bundles: dict[tuple[str, str], tuple[str, bytes]] = field(default_factory=dict)
+    _edges: dict[str, tuple[str, ...]] | None = None
 
     def replace(self, templates: Iterable[TemplateInfo]) -> None:
         self.by_name = {t.name: t for t in templates}
         self.by_id = {t.id: t.name for t in self.by_name.values()}
         self._signatures = {}
         self._bundles = {}
+        self._edges = None
 
     def upsert(self, template: TemplateInfo) -> None:
         previous = self.by_id.get(template.id)
@@ -97,22 +100,16 @@ class Catalog:
         if name is not None:
             self.replace(t for t in self.by_name.values() if t.id != template_id)
 
+    @property
+    def edges(self) -> dict[str, tuple[str, ...]]:
+        """Each template's include/extends/import names: the include graph."""
+        if self._edges is None:
+            self._edges = {t.name: t.dependencies for t in self.by_name.values()}
+        return self._edges
+
     def graph(self, name: str) -> list[str]:
         """`name` and everything it reaches, dependencies first."""
-        order: list[str] = []
-        seen: set[str] = set()
-
-        def visit(current: str) -> None:
-            if current in seen:
-                return
-            seen.add(current)
-            template = self.by_name.get(current)
-            for dependency in template.dependencies if template else ():
-                visit(dependency)
-            order.append(current)
-
-        visit(name)
-        return order
+        return reach(self.edges, [name])
 
     def signature(self, name: str) -> tuple[tuple[str, int], ...]:
         """The versions a render of `name` depends on: its own and its include graph's."""

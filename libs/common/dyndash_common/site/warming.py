@@ -23,6 +23,7 @@ from dyndash_common.cache.redis_store import RedisStore
 from dyndash_common.events.model import ChangeEvent
 from dyndash_common.site import keys
 from dyndash_common.site.builder import PageBuilder
+from dyndash_common.site.impact import routes_affected
 from dyndash_common.site.state import RouteInfo, SiteState
 from dyndash_common.templating.meter import BudgetExceeded
 from dyndash_common.templating.pool import RenderError
@@ -152,34 +153,6 @@ class Variants:
             params, query = orjson.loads(member)
             variants.append((dict(params), dict(query)))
         return variants
-
-
-def templates_affected(state: SiteState, names: set[str]) -> set[str]:
-    """`names` and every template that includes, extends or imports one of them, transitively."""
-    affected = set(names)
-    grew = True
-    while grew:
-        grew = False
-        for template in state.catalog.by_name.values():
-            if template.name not in affected and affected.intersection(template.dependencies):
-                affected.add(template.name)
-                grew = True
-    return affected
-
-
-def routes_affected(state: SiteState, event: ChangeEvent) -> list[RouteInfo]:
-    routes = [*state.routes.static.values(), *(route for _, route in state.routes.dynamic)]
-    kind = event.entity.kind
-    if kind == "template":
-        names = {
-            str(event.payload.get(k)) for k in ("name", "previous_name") if event.payload.get(k)
-        }
-        affected = templates_affected(state, names)
-        return [r for r in routes if state.catalog.by_id.get(r.template_id) in affected]
-    if kind == "route":
-        return [r for r in routes if r.id == event.entity.id]
-    dashboard_id = event.entity.id if kind == "dashboard" else event.payload.get("dashboard_id")
-    return [r for r in routes if r.dashboard_id is not None and r.dashboard_id == dashboard_id]
 
 
 async def targets_for(

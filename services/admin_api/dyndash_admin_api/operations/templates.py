@@ -19,6 +19,7 @@ from dyndash_common.changes import ChangeSet
 from dyndash_common.db.models import ApiKey, Route, Template, TemplateVersion, Widget
 from dyndash_common.db.types import utcnow
 from dyndash_common.errors import Conflict, NotFound, TemplateInvalid
+from dyndash_common.site.impact import closes_cycle, reach, reversed_edges
 from dyndash_common.templating.validation import TemplateCompiler, check_references
 
 CONTENT_FIELDS = ("description", "html_content", "css_content", "js_content", "config")
@@ -35,17 +36,11 @@ def _check_graph(name: str, references: Collection[str], graph: dict[str, list[s
     check_references(references, set(graph) | {name})
     if name in references:
         raise TemplateInvalid(f"html_content: template '{name}' may not include itself")
-    pending, seen = list(references), set()
-    while pending:
-        current = pending.pop()
-        if current == name:
-            raise TemplateInvalid(
-                f"html_content: this would create an include cycle back to '{name}'",
-                details={"field": "html_content"},
-            )
-        if current not in seen:
-            seen.add(current)
-            pending.extend(graph.get(current, []))
+    if closes_cycle(graph, name, references):
+        raise TemplateInvalid(
+            f"html_content: this would create an include cycle back to '{name}'",
+            details={"field": "html_content"},
+        )
 
 
 async def _name_is_free(session: AsyncSession, name: str) -> None:
@@ -180,8 +175,7 @@ async def rollback_template(
 
 
 async def _templates_using(session: AsyncSession, name: str) -> list[str]:
-    graph = await dependency_map(session)
-    return sorted(user for user, dependencies in graph.items() if name in dependencies)
+    return sorted(reversed_edges(await dependency_map(session)).get(name, []))
 
 
 async def _no_widget_uses(session: AsyncSession, name: str) -> None:
@@ -241,12 +235,7 @@ async def preview_sources(
     references = await compiler.references(html_content)
     graph = await dependency_map(session)
     check_references(references, graph)
-    needed, pending = set(), list(references)
-    while pending:
-        name = pending.pop()
-        if name not in needed:
-            needed.add(name)
-            pending.extend(graph.get(name, []))
+    needed = reach(graph, references)
     rows = await session.execute(
         select(Template.name, Template.html_content).where(Template.name.in_(needed))
     )
