@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     gateway_l2_enabled: bool = True
     # How long past its TTL an entry may be served while a fresh render is made.
     gateway_stale_seconds: int = Field(default=300, ge=0)
+    # TTL of widget fragments and dashboard data in the caches (pages take their route's
+    # cache_ttl); a change replaces them at once whatever this is.
+    fragment_ttl_seconds: int = Field(default=300, ge=1)
     gateway_resync_seconds: float = Field(default=30.0, gt=0)
     # Per client address and gateway instance, for pages, fragments and assets; 0 turns it off.
     gateway_rate_limit_requests: int = Field(default=1200, ge=0)

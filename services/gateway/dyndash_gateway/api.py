@@ -93,7 +93,7 @@ async def dashboard_data(
         )
     await _authorise_dashboard(gateway, dashboard_id, presented)
     dashboard = gateway.state.dashboards[dashboard_id]
-    ttl = gateway.settings.gateway_stale_seconds or 300
+    ttl = gateway.settings.fragment_ttl_seconds
 
     async def build() -> CachedEntry | None:
         return await gateway.builder.dashboard_data(dashboard_id, ttl)

@@ -261,7 +261,7 @@ class GatewayFront:
                 return
         key = fragment_key(widget)
         signature = fragment_signature(gateway.state, widget)
-        ttl = gateway.settings.gateway_stale_seconds or 300
+        ttl = gateway.settings.fragment_ttl_seconds
 
         async def build() -> CachedEntry | None:
             return await gateway.builder.fragment(widget, ttl)

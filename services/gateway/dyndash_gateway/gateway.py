@@ -170,12 +170,12 @@ class Gateway:
 
     async def _warm_forever(self, queue: asyncio.Queue[ChangeEvent]) -> None:
         sink = MemorySink(self.memory)
-        ttl = self.settings.gateway_stale_seconds or 300
+        ttl = self.settings.fragment_ttl_seconds
         while True:
             event = await queue.get()
             try:
-                targets = await targets_for(self.state, self.builder, event, None, ttl)
-                await warm(targets, sink)
+                targets = await targets_for(self.state, event, None, ttl)
+                await warm(targets, self.builder, sink)
             except Exception as error:
                 log.warning("warm_failed", extra={"details": {"error": repr(error)}})
 

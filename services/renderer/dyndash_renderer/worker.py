@@ -214,14 +214,14 @@ async def _warm(
     try:
         follower: StateFollower = ctx["follower"]
         await follower.refresh(event)
-        targets = await targets_for(
-            state, ctx["builder"], event, ctx["variants"], settings.gateway_stale_seconds or 300
-        )
+        targets = await targets_for(state, event, ctx["variants"], settings.fragment_ttl_seconds)
         if route_ids is not None:
             targets = [t for t in targets if t.route_id in route_ids]
         else:
             targets = await _split_off_routes(ctx, event, targets)
-        report = await warm(targets, ctx["sink"], concurrency=settings.renderer_processes)
+        report = await warm(
+            targets, ctx["builder"], ctx["sink"], concurrency=settings.renderer_processes
+        )
         await _record_statuses(runtime, state, report)
         await runtime.bus.publish(
             ChangeEvent(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
@@ -97,6 +98,35 @@ class ProcessTemplates:
 BudgetFailed = Callable[[str, str], None]
 
 
+@dataclass(frozen=True)
+class PageOrder:
+    """A route's page, for these path params and query values."""
+
+    route: RouteInfo
+    template: str
+    params: dict[str, str]
+    query: dict[str, str]
+
+
+@dataclass(frozen=True)
+class FragmentOrder:
+    """A widget's fragment."""
+
+    widget: WidgetInfo
+    ttl: int
+
+
+@dataclass(frozen=True)
+class DataOrder:
+    """A dashboard's data payload (the data API)."""
+
+    dashboard_id: int
+    ttl: int
+
+
+BuildOrder = PageOrder | FragmentOrder | DataOrder
+
+
 class BlockedRender(BudgetExceeded):
     """Not rendered: this template's graph already failed its budget at these versions."""
 
@@ -185,6 +215,14 @@ class PageBuilder:
         RENDER_SECONDS.labels(label).observe(time.perf_counter() - started)
         RENDERS.labels(label, "ok").inc()
         return html
+
+    async def build(self, order: BuildOrder) -> CachedEntry | None:
+        """What `order` names, built now; None when it no longer exists."""
+        if isinstance(order, PageOrder):
+            return await self.page(order.route, order.template, order.params, order.query)
+        if isinstance(order, FragmentOrder):
+            return await self.fragment(order.widget, order.ttl)
+        return await self.dashboard_data(order.dashboard_id, order.ttl)
 
     def _refuse_failed(self, name: str) -> None:
         reason = self.failures.blocked(name, self.catalog.signature(name))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,9 +22,15 @@ from dyndash_common.cache.memory import MemoryCache
 from dyndash_common.cache.redis_store import RedisStore
 from dyndash_common.events.model import ChangeEvent
 from dyndash_common.site import keys
-from dyndash_common.site.builder import PageBuilder
+from dyndash_common.site.builder import (
+    BuildOrder,
+    DataOrder,
+    FragmentOrder,
+    PageBuilder,
+    PageOrder,
+)
 from dyndash_common.site.impact import routes_affected
-from dyndash_common.site.state import RouteInfo, SiteState
+from dyndash_common.site.state import SiteState
 from dyndash_common.templating.meter import BudgetExceeded
 from dyndash_common.templating.pool import RenderError
 
@@ -37,10 +43,12 @@ Variant = tuple[dict[str, str], dict[str, str]]
 
 @dataclass(frozen=True)
 class Target:
+    """One cache entry to fill: where it goes (key, signature) and what to build there."""
+
     label: str
     key: Hashable
     signature: Hashable
-    build: Callable[[], Awaitable[CachedEntry | None]]
+    order: BuildOrder
     # The template whose render this is, for its render status.
     template: str | None
     # The route of a page target, so a big change can be split by route across workers.
@@ -156,12 +164,10 @@ class Variants:
 
 
 async def targets_for(
-    state: SiteState,
-    builder: PageBuilder,
-    event: ChangeEvent,
-    variants: Variants | None,
-    ttl: int,
+    state: SiteState, event: ChangeEvent, variants: Variants | None, ttl: int
 ) -> list[Target]:
+    """The entries a state change alters: pages of the routes it affects (every recently
+    served variant of a param route), and for a dashboard or widget its fragments and data."""
     targets: list[Target] = []
     for route in routes_affected(state, event):
         name = state.catalog.by_id.get(route.template_id)
@@ -180,7 +186,7 @@ async def targets_for(
                     f"page {route.path} {params or ''}{query or ''}".strip(),
                     keys.page_key(route, params, query),
                     keys.page_signature(state, route, template.name),
-                    _page_builder(builder, route, template.name, params, query),
+                    PageOrder(route, template.name, params, query),
                     template.name,
                     route.id,
                 )
@@ -201,7 +207,7 @@ async def targets_for(
                     f"fragment {widget.id}",
                     keys.fragment_key(widget),
                     keys.fragment_signature(state, widget),
-                    _fragment_builder(builder, widget, ttl),
+                    FragmentOrder(widget, ttl),
                     widget.template,
                 )
             )
@@ -210,7 +216,7 @@ async def targets_for(
                 f"data {dashboard.id}",
                 keys.data_key(dashboard.id),
                 dashboard.signature,
-                _data_builder(builder, dashboard.id, ttl),
+                DataOrder(dashboard.id, ttl),
                 None,
             )
         )
@@ -222,38 +228,9 @@ def _blocked(state: SiteState, name: str) -> bool:
     return state.failures.blocked(name, state.catalog.signature(name)) is not None
 
 
-def _page_builder(
-    builder: PageBuilder,
-    route: RouteInfo,
-    template: str,
-    params: dict[str, str],
-    query: dict[str, str],
-) -> Callable[[], Awaitable[CachedEntry | None]]:
-    async def build() -> CachedEntry | None:
-        return await builder.page(route, template, params, query)
-
-    return build
-
-
-def _fragment_builder(
-    builder: PageBuilder, widget: Any, ttl: int
-) -> Callable[[], Awaitable[CachedEntry | None]]:
-    async def build() -> CachedEntry | None:
-        return await builder.fragment(widget, ttl)
-
-    return build
-
-
-def _data_builder(
-    builder: PageBuilder, dashboard_id: int, ttl: int
-) -> Callable[[], Awaitable[CachedEntry | None]]:
-    async def build() -> CachedEntry | None:
-        return await builder.dashboard_data(dashboard_id, ttl)
-
-    return build
-
-
-async def warm(targets: list[Target], sink: WarmSink, concurrency: int = 1) -> WarmReport:
+async def warm(
+    targets: list[Target], builder: PageBuilder, sink: WarmSink, concurrency: int = 1
+) -> WarmReport:
     """Render what is not cached yet, up to `concurrency` at a time. A template that fails or
     overruns its budget is reported, not retried: the same input would fail the same way."""
     report = WarmReport()
@@ -276,7 +253,7 @@ async def warm(targets: list[Target], sink: WarmSink, concurrency: int = 1) -> W
     async def one(target: Target) -> None:
         async with slots:
             try:
-                await _warm_one(target, sink, report)
+                await _warm_one(target, builder, sink, report)
             finally:
                 await sink.release(target.key, target.signature)
 
@@ -284,9 +261,11 @@ async def warm(targets: list[Target], sink: WarmSink, concurrency: int = 1) -> W
     return report
 
 
-async def _warm_one(target: Target, sink: WarmSink, report: WarmReport) -> None:
+async def _warm_one(
+    target: Target, builder: PageBuilder, sink: WarmSink, report: WarmReport
+) -> None:
     try:
-        entry = await target.build()
+        entry = await builder.build(target.order)
     except (
         BudgetExceeded,
         RenderError,
