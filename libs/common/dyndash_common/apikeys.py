@@ -141,8 +141,22 @@ async def authenticate(session: AsyncSession, *, pepper: str, presented: str | N
     return match
 
 
+def scopes_allow(scopes: Iterable[str], scope: str) -> bool:
+    """The one scope rule: `admin` implies every scope."""
+    held = set(scopes)
+    return "admin" in held or scope in held
+
+
 def has_scope(key: ApiKey, scope: str) -> bool:
-    return "admin" in key.scopes or scope in key.scopes
+    return scopes_allow(key.scopes, scope)
+
+
+def presented_in(x_api_key: str | None, authorization: str | None) -> str | None:
+    """The key a request presents: its X-API-Key header, else a bearer token."""
+    if x_api_key:
+        return x_api_key
+    scheme, _, credentials = (authorization or "").partition(" ")
+    return (credentials.strip() or None) if scheme.lower() == "bearer" else None
 
 
 def require_scope(key: ApiKey, scope: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any, Literal
 
@@ -10,7 +9,6 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.envelope import Envelope
@@ -27,13 +25,13 @@ from dyndash_common.web.clients import client_address
 from dyndash_common.web.instrumentation import scrape
 from dyndash_common.web.openapi import error_responses, event_stream, header, presented_key
 from dyndash_common.web.params import PathId
+from dyndash_common.web.readiness import dependency_checks
 from dyndash_common.web.streams import draining, guarded
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.responses import etag_matches, wants_gzip
 from dyndash_gateway.service import Unservable
 
 router = APIRouter()
-READY_TIMEOUT_SECONDS = 1.0
 
 
 def _gateway(request: Request) -> Gateway:
@@ -214,21 +212,10 @@ async def readyz(request: Request) -> JSONResponse:
     """Ready while the gateway can serve: state loaded, and the database reachable or pages
     in its cache to serve from."""
     gateway = _gateway(request)
-    checks: dict[str, str] = {"state": "ok" if gateway.state.loaded else "loading"}
-    try:
-        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
-            async with gateway.runtime.database.read() as session:
-                await session.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as error:
-        checks["database"] = f"failed: {type(error).__name__}"
-    if gateway.runtime.redis is not None:
-        try:
-            async with asyncio.timeout(READY_TIMEOUT_SECONDS):
-                await gateway.runtime.redis.ping()
-            checks["redis"] = "ok"
-        except Exception as error:
-            checks["redis"] = f"failed: {type(error).__name__}"
+    checks = {
+        "state": "ok" if gateway.state.loaded else "loading",
+        **await dependency_checks(gateway.runtime),
+    }
     serving = gateway.state.loaded and (checks["database"] == "ok" or len(gateway.memory) > 0)
     body = {
         "status": "ready" if serving else "not_ready",

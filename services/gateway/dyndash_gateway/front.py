@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dyndash_common.apikeys import presented_in
 from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.logs import request_id
 from dyndash_common.metrics import PAGE_REQUESTS, PAGE_SECONDS
@@ -55,11 +56,11 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
 
 
 def _presented_key(headers: dict[bytes, bytes]) -> str | None:
-    key = headers.get(b"x-api-key")
-    if key:
-        return key.decode("latin-1")
-    scheme, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-    return credentials.strip() or None if scheme.lower() == "bearer" else None
+    key, authorization = headers.get(b"x-api-key"), headers.get(b"authorization")
+    return presented_in(
+        key.decode("latin-1") if key else None,
+        authorization.decode("latin-1") if authorization else None,
+    )
 
 
 class GatewayFront:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from dyndash_common.apikeys import MAX_KEY_LENGTH, authenticate
+from dyndash_common.apikeys import MAX_KEY_LENGTH, authenticate, scopes_allow
 from dyndash_common.cache.memory import MemoryCache
 from dyndash_common.cache.redis_store import RedisStore
 from dyndash_common.errors import Unauthorized
@@ -44,7 +44,7 @@ class KeyCheck:
     scopes: frozenset[str]
 
     def allows(self, scope: str) -> bool:
-        return self.valid and ("admin" in self.scopes or scope in self.scopes)
+        return self.valid and scopes_allow(self.scopes, scope)
 
 
 class KeyCache:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from dyndash_admin_api.deps import RuntimeDep
 from dyndash_common.web.instrumentation import scrape
+from dyndash_common.web.readiness import dependency_checks
 
 router = APIRouter(tags=["health"])
-
-READY_TIMEOUT_SECONDS = 1.0
 
 
 class Liveness(BaseModel):
@@ -40,25 +37,7 @@ async def healthz() -> dict[str, str]:
     responses={503: {"model": Readiness, "description": "The database or Redis is unreachable"}},
 )
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
-    checks: dict[str, str] = {}
-
-    async def database() -> None:
-        async with runtime.database.read() as session:
-            await session.execute(text("SELECT 1"))
-
-    async def redis() -> None:
-        assert runtime.redis is not None
-        await runtime.redis.ping()
-
-    probes = {"database": database()}
-    if runtime.redis is not None:
-        probes["redis"] = redis()
-    for name, probe in probes.items():
-        try:
-            await asyncio.wait_for(probe, READY_TIMEOUT_SECONDS)
-            checks[name] = "ok"
-        except Exception as error:
-            checks[name] = f"failed: {type(error).__name__}"
+    checks = await dependency_checks(runtime)
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
