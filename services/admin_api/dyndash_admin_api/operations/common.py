@@ -1,14 +1,16 @@
-"""Helpers every resource's write path shares: locked reads, If-Match, pagination."""
+"""Helpers every resource's write path shares: locked reads at the If-Match version, new
+versions, pagination."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
+from dyndash_common.db.types import utcnow
 from dyndash_common.errors import NotFound, PreconditionFailed
 
 M = TypeVar("M")
@@ -64,6 +66,31 @@ async def lock_template_graph(session: AsyncSession) -> None:
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:key)"), {"key": _TEMPLATE_GRAPH_LOCK}
         )
+
+
+class Versioned(Protocol):
+    id: Any
+    version: Any
+    updated_at: Any
+
+
+V = TypeVar("V", bound=Versioned)
+
+
+async def locked_for_write(
+    session: AsyncSession, model: type[V], entity_id: int, if_match: int | None
+) -> V:
+    """The row to update or delete: locked, and at the version If-Match names (else 412)."""
+    row = await get_or_404(session, model, entity_id, lock=True)
+    check_if_match(if_match, row.version)
+    return row
+
+
+def save_new_version(row: Versioned, changed: dict[str, Any]) -> None:
+    """Apply `changed` to the row as its next version."""
+    apply_changes(row, changed)
+    row.version += 1
+    row.updated_at = utcnow()
 
 
 def check_if_match(if_match: int | None, current_version: int) -> None:

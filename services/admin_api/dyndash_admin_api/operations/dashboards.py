@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dyndash_admin_api.operations.common import (
     apply_changes,
     changed_fields,
-    check_if_match,
     get_or_404,
     lock_template_graph,
+    locked_for_write,
     same_value,
+    save_new_version,
 )
 from dyndash_common.changes import ChangeSet
 from dyndash_common.db.models import Dashboard, Route, Template, Widget
@@ -39,8 +40,7 @@ async def create_dashboard(changes: ChangeSet, fields: dict[str, Any]) -> Dashbo
 async def update_dashboard(
     changes: ChangeSet, dashboard_id: int, fields: dict[str, Any], *, if_match: int | None
 ) -> Dashboard:
-    row = await get_or_404(changes.session, Dashboard, dashboard_id, lock=True)
-    check_if_match(if_match, row.version)
+    row = await locked_for_write(changes.session, Dashboard, dashboard_id, if_match)
     changed = changed_fields(row, fields)
     if not changed:
         return row
@@ -48,9 +48,7 @@ async def update_dashboard(
         await _dashboard_name_is_free(changes.session, changed["name"])
     if changed.get("is_public") is False:
         await _no_public_route_shows(changes.session, row)
-    apply_changes(row, changed)
-    row.version += 1
-    row.updated_at = utcnow()
+    save_new_version(row, changed)
     await changes.session.flush()
     await changes.emit(
         "dashboard.updated",
@@ -82,8 +80,7 @@ async def _no_public_route_shows(session: AsyncSession, row: Dashboard) -> None:
 
 async def delete_dashboard(changes: ChangeSet, dashboard_id: int, *, if_match: int | None) -> None:
     session = changes.session
-    row = await get_or_404(session, Dashboard, dashboard_id, lock=True)
-    check_if_match(if_match, row.version)
+    row = await locked_for_write(session, Dashboard, dashboard_id, if_match)
     paths = (
         (await session.execute(select(Route.path).where(Route.dashboard_id == row.id)))
         .scalars()
@@ -166,8 +163,7 @@ async def create_widget(changes: ChangeSet, dashboard_id: int, fields: dict[str,
 async def update_widget(
     changes: ChangeSet, widget_id: int, fields: dict[str, Any], *, if_match: int | None
 ) -> Widget:
-    row = await get_or_404(changes.session, Widget, widget_id, lock=True)
-    check_if_match(if_match, row.version)
+    row = await locked_for_write(changes.session, Widget, widget_id, if_match)
     changed = changed_fields(row, fields)
     if not changed:
         return row
@@ -175,17 +171,14 @@ async def update_widget(
         await _widget_key_is_free(changes.session, row.dashboard_id, changed["key"])
     if "config" in changed:
         await _check_widget_template(changes.session, changed["config"])
-    apply_changes(row, changed)
-    row.version += 1
-    row.updated_at = utcnow()
+    save_new_version(row, changed)
     await changes.session.flush()
     await changes.emit("widget.updated", "widget", row.id, row.version, _widget_payload(row))
     return row
 
 
 async def delete_widget(changes: ChangeSet, widget_id: int, *, if_match: int | None) -> None:
-    row = await get_or_404(changes.session, Widget, widget_id, lock=True)
-    check_if_match(if_match, row.version)
+    row = await locked_for_write(changes.session, Widget, widget_id, if_match)
     await changes.session.delete(row)
     await changes.session.flush()
     await changes.emit("widget.deleted", "widget", row.id, row.version, _widget_payload(row))

@@ -9,10 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dyndash_admin_api.operations.common import (
-    apply_changes,
     changed_fields,
-    check_if_match,
-    get_or_404,
+    locked_for_write,
+    save_new_version,
 )
 from dyndash_common.changes import ChangeSet
 from dyndash_common.db.models import Dashboard, Route, Template
@@ -76,8 +75,7 @@ async def update_route(
     changes: ChangeSet, route_id: int, fields: dict[str, Any], *, if_match: int | None
 ) -> Route:
     session = changes.session
-    row = await get_or_404(session, Route, route_id, lock=True)
-    check_if_match(if_match, row.version)
+    row = await locked_for_write(session, Route, route_id, if_match)
     changed = changed_fields(row, fields)
     if not changed:
         return row
@@ -86,10 +84,8 @@ async def update_route(
     handler_config = changed.get("handler_config", row.handler_config)
     await _check_references(session, changed.get("template_id", row.template_id), handler_config)
     previous_path = row.path
-    apply_changes(row, changed)
+    save_new_version(row, changed)
     row.dashboard_id = handler_config.get("dashboard_id")
-    row.version += 1
-    row.updated_at = utcnow()
     await session.flush()
     await changes.emit(
         "route.updated",
@@ -102,8 +98,7 @@ async def update_route(
 
 
 async def delete_route(changes: ChangeSet, route_id: int, *, if_match: int | None) -> None:
-    row = await get_or_404(changes.session, Route, route_id, lock=True)
-    check_if_match(if_match, row.version)
+    row = await locked_for_write(changes.session, Route, route_id, if_match)
     await changes.session.delete(row)
     await changes.session.flush()
     await changes.emit("route.deleted", "route", row.id, row.version, _payload(row))

@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dyndash_admin_api.operations.common import (
-    apply_changes,
     changed_fields,
-    check_if_match,
     get_or_404,
     lock_template_graph,
+    locked_for_write,
+    save_new_version,
 )
 from dyndash_common.changes import ChangeSet
 from dyndash_common.db.models import ApiKey, Route, Template, TemplateVersion, Widget
@@ -96,15 +96,13 @@ async def update_template(
     author: ApiKey | None,
     message: str | None,
     compiler: TemplateCompiler,
-    event_type: str = "template.updated",
 ) -> Template:
     """Apply `fields`; a change that leaves every field as it was makes no new version."""
     session = changes.session
     if "html_content" in fields:
         references = await compiler.references(fields["html_content"])
     await lock_template_graph(session)
-    row = await get_or_404(session, Template, template_id, lock=True)
-    check_if_match(if_match, row.version)
+    row = await locked_for_write(session, Template, template_id, if_match)
     changed = changed_fields(row, fields)
     if not changed:
         return row
@@ -124,15 +122,13 @@ async def update_template(
         new_references = references if "html_content" in changed else row.dependencies
         _check_graph(changed.get("name", old_name), new_references, graph)
         row.dependencies = new_references
-    apply_changes(row, changed)
-    row.version += 1
-    row.updated_at = utcnow()
+    save_new_version(row, changed)
     row.render_status = None
     row.render_error = None
     row.budget_failure_graph = None
     session.add(_snapshot(row, author, message))
     await changes.emit(
-        event_type,
+        "template.updated",
         "template",
         row.id,
         row.version,
@@ -170,7 +166,6 @@ async def rollback_template(
         author=author,
         message=message or f"rollback to version {version}",
         compiler=compiler,
-        event_type="template.updated",
     )
 
 
@@ -202,8 +197,7 @@ async def _no_widget_uses(session: AsyncSession, name: str) -> None:
 async def delete_template(changes: ChangeSet, template_id: int, *, if_match: int | None) -> None:
     session = changes.session
     await lock_template_graph(session)
-    row = await get_or_404(session, Template, template_id, lock=True)
-    check_if_match(if_match, row.version)
+    row = await locked_for_write(session, Template, template_id, if_match)
     routes = (
         await session.execute(
             select(Route.path, Route.is_active).where(Route.template_id == row.id)
