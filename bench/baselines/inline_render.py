@@ -27,7 +27,8 @@ from typing import Any, TypeVar
 
 from jinja2 import Template
 
-from dyndash_common.templating.meter import BudgetExceeded, metered
+from dyndash_common.errors import BudgetExceeded
+from dyndash_common.templating.meter import metered
 from dyndash_common.templating.pool import RenderBudget
 
 T = TypeVar("T")

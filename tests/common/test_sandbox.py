@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from jinja2.exceptions import SecurityError
 
-from dyndash_common.templating.meter import BudgetExceeded
+from dyndash_common.errors import BudgetExceeded
 from dyndash_common.templating.sandbox import DashboardSandbox
 
 

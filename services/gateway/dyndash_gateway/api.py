@@ -19,6 +19,7 @@ from dyndash_common.errors import (
     RateLimited,
     Unauthorized,
     Unavailable,
+    Unservable,
 )
 from dyndash_common.site.keys import data_key
 from dyndash_common.web.clients import client_address
@@ -29,7 +30,6 @@ from dyndash_common.web.readiness import dependency_checks
 from dyndash_common.web.streams import draining, guarded
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.responses import etag_matches, wants_gzip
-from dyndash_gateway.service import Unservable
 
 router = APIRouter()
 

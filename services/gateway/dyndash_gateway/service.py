@@ -19,10 +19,9 @@ from sqlalchemy.exc import DBAPIError
 from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.cache.memory import MemoryCache
 from dyndash_common.cache.redis_store import RedisStore
+from dyndash_common.errors import BudgetExceeded, RenderError, Unservable
 from dyndash_common.metrics import CACHE_RESULTS
 from dyndash_common.site import keys
-from dyndash_common.templating.meter import BudgetExceeded
-from dyndash_common.templating.pool import RenderError
 
 log = logging.getLogger("dyndash.gateway")
 
@@ -32,16 +31,6 @@ _LAYER_COUNTERS = {
     layer: CACHE_RESULTS.labels(layer) for layer in ("HIT-L1", "HIT-L2", "MISS", "STALE")
 }
 L2_WAIT_STEP_SECONDS = 0.01
-
-
-class Unservable(Exception):
-    """No version of this response can be served: the status and why."""
-
-    def __init__(self, status: int, reason: str, retry_after: int | None = None) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

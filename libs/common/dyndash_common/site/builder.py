@@ -16,10 +16,10 @@ from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.db.engine import Database
 from dyndash_common.db.models import Dashboard, Widget
 from dyndash_common.envelope import success
+from dyndash_common.errors import BlockedRender, BudgetExceeded
 from dyndash_common.metrics import RENDER_SECONDS, RENDERS
 from dyndash_common.site.failures import RenderFailures
 from dyndash_common.site.state import Catalog, RouteInfo, WidgetInfo
-from dyndash_common.templating.meter import BudgetExceeded
 from dyndash_common.templating.pool import RenderJob, RenderPool, source_key
 
 HTML = "text/html; charset=utf-8"
@@ -125,10 +125,6 @@ class DataOrder:
 
 
 BuildOrder = PageOrder | FragmentOrder | DataOrder
-
-
-class BlockedRender(BudgetExceeded):
-    """Not rendered: this template's graph already failed its budget at these versions."""
 
 
 class PageBuilder:

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.cache.memory import MemoryCache
 from dyndash_common.cache.redis_store import RedisStore
+from dyndash_common.errors import BudgetExceeded, RenderError
 from dyndash_common.events.model import ChangeEvent
 from dyndash_common.site import keys
 from dyndash_common.site.builder import (
@@ -31,8 +32,6 @@ from dyndash_common.site.builder import (
 )
 from dyndash_common.site.impact import routes_affected
 from dyndash_common.site.state import SiteState
-from dyndash_common.templating.meter import BudgetExceeded
-from dyndash_common.templating.pool import RenderError
 
 log = logging.getLogger("dyndash.warming")
 

@@ -30,7 +30,8 @@ from typing import Any
 import orjson
 from jinja2 import BaseLoader, TemplateNotFound, TemplateSyntaxError, meta
 
-from dyndash_common.templating.meter import BudgetExceeded, metered
+from dyndash_common.errors import BudgetExceeded
+from dyndash_common.templating.meter import metered
 from dyndash_common.templating.sandbox import DashboardSandbox
 
 CACHED_TEMPLATES = 2000

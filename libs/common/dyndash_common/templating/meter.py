@@ -6,11 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from jinja2.exceptions import SecurityError
-
-
-class BudgetExceeded(SecurityError):
-    """A template asked for more time, output or memory than its budget allows."""
+from dyndash_common.errors import BudgetExceeded
 
 
 class RenderMeter:

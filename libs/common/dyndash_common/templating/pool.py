@@ -27,9 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from dyndash_common.errors import TemplateInvalid
+from dyndash_common.errors import BudgetExceeded, RenderError, TemplateInvalid
 from dyndash_common.templating.child import serve
-from dyndash_common.templating.meter import BudgetExceeded
 from dyndash_common.templating.validation import references_from_reply
 
 if TYPE_CHECKING:
@@ -65,10 +64,6 @@ class RenderJob:
     sources: dict[str, tuple[str, str]]
     context: dict[str, Any]
     asset_urls: dict[str, str] = field(default_factory=dict)
-
-
-class RenderError(Exception):
-    """The template failed while rendering (an error in the template, not a budget overrun)."""
 
 
 def source_key(source: str) -> str:

@@ -36,7 +36,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
 from markupsafe import soft_str
 
-from dyndash_common.templating.meter import BudgetExceeded, charge
+from dyndash_common.errors import BudgetExceeded
+from dyndash_common.templating.meter import charge
 
 MAX_SEQUENCE_LENGTH = 1_000_000
 MAX_EXPONENT = 1_000

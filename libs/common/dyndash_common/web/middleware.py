@@ -7,10 +7,10 @@ import os
 import re
 
 import orjson
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dyndash_common.envelope import failure
+from dyndash_common.errors import BodyTooLarge
 from dyndash_common.logs import request_id
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
@@ -59,13 +59,6 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
-
-
-class BodyTooLarge(HTTPException):
-    """Raised from `receive`, so the framework's own body parsing cannot swallow it as a 400."""
-
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, f"the request body exceeds the limit of {max_bytes} bytes")
 
 
 class BodyLimitMiddleware:
