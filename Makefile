@@ -38,4 +38,4 @@ bench: sync
 # (database dyndash_cluster, created when missing) and Redis; override with DATABASE_URL and
 # REDIS_URL. Prints the URLs and an admin key; Ctrl-C stops every process.
 cluster: sync
-	$(UV) run --frozen python -m dyndash.cluster
+	$(UV) run --frozen python -m devtools.cluster

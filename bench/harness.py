@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dyndash.cluster import free_port as free_port  # re-exported for the benchmarks
+from devtools.cluster import free_port as free_port  # re-exported for the benchmarks
 from tests.utils.backends import ADMIN_SECRET, TEST_PEPPER
 from tests.utils.services import REDIS_URL
 

@@ -1,6 +1,6 @@
 """The whole system as separate processes: one admin API, three gateways, two renderers.
 
-The cluster is started once for the module (`dyndash.cluster.Cluster`, what `make cluster`
+The cluster is started once for the module (`devtools.cluster.Cluster`, what `make cluster`
 runs) on a throwaway database and Redis prefix. The tests run in order: the second stops a
 renderer for good.
 """
@@ -24,7 +24,7 @@ from arq.jobs import Job
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
-from dyndash.cluster import Cluster
+from devtools.cluster import Cluster
 from dyndash_common.jobs import ArqJobs, queue_name
 from tests.utils.backends import (
     ADMIN_SECRET,

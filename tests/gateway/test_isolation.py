@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dyndash.cluster import free_port
+from devtools.cluster import free_port
 from tests.utils.backends import ADMIN_SECRET, TEST_PEPPER, Backend
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -168,7 +168,10 @@ def _exported_metric_names() -> set[str]:
     """Every series name the services can export, from the process-wide registry."""
     from prometheus_client import REGISTRY
 
-    import dyndash_common.metrics  # noqa: F401  (registers our metrics)
+    # Importing them registers every metric: the shared library's and each service's own.
+    import dyndash_common.metrics  # noqa: F401
+    import dyndash_gateway.metrics  # noqa: F401
+    import dyndash_renderer.metrics  # noqa: F401
     from dyndash_common.web.instrumentation import _http_instrumentation
 
     _http_instrumentation()  # registers the instrumentator's HTTP metrics

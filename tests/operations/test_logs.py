@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dyndash.cluster import free_port
+from devtools.cluster import free_port
 from dyndash_common.logs import instance_id
 from tests.utils.backends import ADMIN_SECRET, TEST_PEPPER, delete_redis_prefix
 from tests.utils.services import REDIS_URL

@@ -8,17 +8,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
-from dyndash.cluster import free_port
+from devtools.cluster import free_port
 from dyndash_common.db.engine import Database, create_engine
-from dyndash_common.metrics import (
-    L1_BYTES,
-    L1_ENTRIES,
-    REDIS_USED_MEMORY,
-    RENDER_JOBS_QUEUED,
-    RENDER_WORKERS,
-)
+from dyndash_common.metrics import L1_BYTES, L1_ENTRIES, REDIS_USED_MEMORY
 from dyndash_common.web.instrumentation import scrape
 from dyndash_gateway.front import GatewayFront
+from dyndash_renderer.metrics import RENDER_JOBS_QUEUED, RENDER_WORKERS
 from tests.gateway.conftest import Site, start_site
 from tests.operations.promtool import promtool_check
 from tests.renderer.conftest import running_worker, until

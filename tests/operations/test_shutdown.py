@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from dyndash.cluster import free_port
+from devtools.cluster import free_port
 from dyndash_admin_api.operations.dashboards import create_dashboard
 from dyndash_common.changes import change
 from dyndash_common.runtime import build_runtime

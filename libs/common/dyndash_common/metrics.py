@@ -1,10 +1,9 @@
-"""Prometheus metrics shared by the services; each process exposes its own at /metrics."""
+"""Prometheus metrics recorded by the shared library, in whichever service runs it; each
+process exposes its own at /metrics. A service's own metrics live in its package."""
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
-
-from dyndash_common.loop_metrics import LoopCounter, LoopHistogram
 
 RENDERS = Counter(
     "dyndash_renders_total",
@@ -22,9 +21,6 @@ EVENT_LOOP_LAG = Histogram(
     "How much later than asked the event loop ran a ticker's wake-up (sampled every 50 ms)",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-CACHE_RESULTS = LoopCounter(
-    "dyndash_cache_requests", "Cache lookups by the layer that answered", ["layer"]
-)
 EVENTS_APPLIED = Counter("dyndash_events_consumed_total", "Change events applied by this process")
 EVENT_LAG_SECONDS = Histogram(
     "dyndash_event_lag_seconds",
@@ -35,19 +31,6 @@ EVENTS_PUBLISHED = Counter(
     "dyndash_events_published_total", "Change events this process published to the bus"
 )
 
-# The gateway's hot path is served outside FastAPI, so the HTTP instrumentator does not see it.
-PAGE_REQUESTS = LoopCounter(
-    "dyndash_page_requests",
-    "Pages, fragments and assets answered by the gateway's hot path, by status class",
-    ["kind", "status"],
-)
-PAGE_SECONDS = LoopHistogram(
-    "dyndash_page_request_duration_seconds",
-    "Time to answer a page, fragment or asset request",
-    ["kind"],
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
-)
-
 # Read at scrape time (see dyndash_common.web.instrumentation).
 DB_POOL_IN_USE = Gauge(
     "dyndash_db_pool_connections_in_use", "Database connections checked out of the pool"
@@ -56,21 +39,4 @@ L1_BYTES = Gauge("dyndash_l1_cache_bytes", "Bytes held by this process's in-memo
 L1_ENTRIES = Gauge("dyndash_l1_cache_entries", "Entries held by this process's in-memory cache")
 REDIS_USED_MEMORY = Gauge(
     "dyndash_redis_used_memory_bytes", "Redis used_memory as last read by this process"
-)
-
-RENDER_JOBS_QUEUED = Gauge(
-    "dyndash_render_jobs_queued",
-    "Render jobs due in the shared queue (waiting or running; deferred retries excluded)",
-)
-RENDER_WORKERS = Gauge("dyndash_render_workers", "Render workers that reported recently")
-RENDER_JOBS_RUNNING = Gauge("dyndash_render_jobs_running", "Render jobs running in this worker")
-RENDER_JOBS = Counter(
-    "dyndash_render_jobs_total",
-    "Render jobs ended in this worker, by outcome (complete, failed, retried, cancelled)",
-    ["outcome"],
-)
-RENDER_JOB_SECONDS = Histogram(
-    "dyndash_render_job_seconds",
-    "Duration of a render job in this worker",
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )

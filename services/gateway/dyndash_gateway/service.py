@@ -20,8 +20,8 @@ from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.cache.memory import MemoryCache
 from dyndash_common.cache.redis_store import RedisStore
 from dyndash_common.errors import BudgetExceeded, RenderError, Unservable
-from dyndash_common.metrics import CACHE_RESULTS
 from dyndash_common.site import keys
+from dyndash_gateway.metrics import CACHE_RESULTS
 
 log = logging.getLogger("dyndash.gateway")
 

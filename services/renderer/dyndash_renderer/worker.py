@@ -30,13 +30,6 @@ from dyndash_common.events.stream import StreamReader
 from dyndash_common.jobs import WARM_FUNCTION, ArqJobs, queue_name
 from dyndash_common.logs import configure_logging, instance_id
 from dyndash_common.loop_lag import sample_loop_lag
-from dyndash_common.metrics import (
-    RENDER_JOB_SECONDS,
-    RENDER_JOBS,
-    RENDER_JOBS_QUEUED,
-    RENDER_JOBS_RUNNING,
-    RENDER_WORKERS,
-)
 from dyndash_common.runtime import Runtime, build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.site.builder import PageBuilder, ProcessTemplates
@@ -53,6 +46,13 @@ from dyndash_common.site.warming import (
     warm,
 )
 from dyndash_common.templating.pool import RenderBudget, RenderPool
+from dyndash_renderer.metrics import (
+    RENDER_JOB_SECONDS,
+    RENDER_JOBS,
+    RENDER_JOBS_QUEUED,
+    RENDER_JOBS_RUNNING,
+    RENDER_WORKERS,
+)
 
 log = logging.getLogger("dyndash.renderer")
 # The autoscaling metric is read from this logger's lines: they must not follow the log level.

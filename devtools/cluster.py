@@ -1,7 +1,7 @@
 """A cluster on loopback: one admin API, three gateways and two renderers, each its own process,
 sharing one PostgreSQL database and one Redis prefix.
 
-    python -m dyndash.cluster [--gateways 3] [--renderers 2] [--no-demo]     (or `make cluster`)
+    python -m devtools.cluster [--gateways 3] [--renderers 2] [--no-demo]     (or `make cluster`)
 
 runs it in the foreground against DATABASE_URL and REDIS_URL (defaults: the database
 `dyndash_cluster` on the local PostgreSQL, created when missing, and the local Redis), prints
@@ -295,7 +295,7 @@ class Cluster:
         return "\n".join(lines)
 
 
-# -- `python -m dyndash.cluster` -------------------------------------------------------------
+# -- `python -m devtools.cluster` -------------------------------------------------------------
 
 
 async def ensure_database(url: str) -> None:
@@ -362,7 +362,7 @@ def _stop(signum: int, _frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dyndash.cluster", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.cluster", description=__doc__)
     parser.add_argument("--gateways", type=int, default=3)
     parser.add_argument("--renderers", type=int, default=2)
     parser.add_argument("--no-demo", action="store_true", help="do not seed the demo site")
