@@ -1,4 +1,4 @@
-"""Arm B: the seed document's design, written plainly (§3.2, §5.1).
+"""Arm B: the straightforward design a first version would take, written plainly.
 
 Per request: Redis GET of the page; on a miss, fetch the route, its templates and the
 dashboard from the database, `Environment.from_string`, render, SETEX 300. With

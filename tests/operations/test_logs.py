@@ -1,4 +1,4 @@
-"""Every line a service writes is one JSON object in the seed's shape (§6.2), uvicorn's and
+"""Every line a service writes is one JSON object in the shape the README's "Operations" section gives, uvicorn's and
 arq's own lines included, and a request's lines carry its X-Request-ID."""
 
 from __future__ import annotations

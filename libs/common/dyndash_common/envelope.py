@@ -1,4 +1,4 @@
-"""The response envelope of seed §4.2, used by every JSON response under /api/v1."""
+"""The response envelope (README, "The admin API"), used by every JSON response under /api/v1."""
 
 from __future__ import annotations
 

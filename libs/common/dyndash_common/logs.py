@@ -1,4 +1,5 @@
-"""JSON log lines in the seed's shape (§6.2), for our own loggers and uvicorn's and arq's."""
+"""JSON log lines in one shape (README, "Operations"), for our own loggers and uvicorn's and
+arq's."""
 
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ async def dashboard_data(
         str | None, Header(description="An ETag this client holds; 304 if still current.")
     ] = None,
 ) -> Response:
-    """The dashboard and its widgets with their data (seed §4.1); a key with `data:read`
+    """The dashboard and its widgets with their data; a key with `data:read`
     unless the dashboard is public."""
     gateway = _gateway(request)
     client = client_address(request.scope, gateway.settings.trusted_proxies)

@@ -28,7 +28,6 @@ from dyndash_gateway.responses import send_entry, send_page, wants_gzip
 
 MAX_QUERY_VALUE = 200
 log = logging.getLogger("dyndash.gateway")
-ASSET_TYPES = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
 IMMUTABLE = b"public, max-age=31536000, immutable"
 
 

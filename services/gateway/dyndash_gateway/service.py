@@ -56,7 +56,6 @@ class CachedResponses:
         self._failures: dict[str, tuple[float, Unservable]] = {}
         self._refreshing: set[str] = set()
         self._background: set[asyncio.Task[None]] = set()
-        self.counts: dict[str, int] = {"HIT-L1": 0, "HIT-L2": 0, "MISS": 0, "STALE": 0}
 
     async def get(
         self,
@@ -92,7 +91,6 @@ class CachedResponses:
         return self._count(Served(built, "HIT-L2" if built.origin == "l2" else "MISS"))
 
     def _count(self, served: Served) -> Served:
-        self.counts[served.cache] += 1
         _LAYER_COUNTERS[served.cache].inc()
         return served
 

@@ -1,4 +1,4 @@
-"""ORM models: the seed's templates and routes, their history, dashboards, keys and the outbox."""
+"""ORM models: templates and routes, their history, dashboards, widgets, keys and the outbox."""
 
 from __future__ import annotations
 

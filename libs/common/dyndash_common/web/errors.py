@@ -1,4 +1,4 @@
-"""Every error a client can see, as the seed's envelope: no traceback, SQL or stack detail."""
+"""Every error a client can see, in the envelope: no traceback, SQL or stack detail."""
 
 from __future__ import annotations
 

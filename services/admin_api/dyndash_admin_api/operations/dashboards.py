@@ -1,4 +1,4 @@
-"""Dashboard and widget writes, including widget data pushes (seed §4.1)."""
+"""Dashboard and widget writes, including widget data pushes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""/api/v1/dashboards, their widgets, /api/v1/widgets and the widget data push (seed §4.1)."""
+"""/api/v1/dashboards, their widgets, /api/v1/widgets and the widget data push."""
 
 from __future__ import annotations
 
