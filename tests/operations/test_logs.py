@@ -1,5 +1,6 @@
-"""Every line a service writes is one JSON object in the shape the README's "Operations" section gives, uvicorn's and
-arq's own lines included, and a request's lines carry its X-Request-ID."""
+"""Every line a service writes is one JSON object in the shape of the README's "Operations"
+section, uvicorn's and arq's own lines included, and a request's lines carry its
+X-Request-ID."""
 
 from __future__ import annotations
 
