@@ -37,7 +37,7 @@ from dyndash_admin_api.operations.templates import create_template
 from dyndash_common.changes import change
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings
-from dyndash_common.templating.validation import LocalCompiler
+from dyndash_common.templating import LocalCompiler
 from tests.utils.backends import (
     ADMIN_SECRET,
     create_postgres_database,

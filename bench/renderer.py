@@ -34,12 +34,11 @@ from bench.harness import dyndash, free_port, process, service_env, wait_http
 from dyndash_admin_api.operations.routes import create_route
 from dyndash_admin_api.operations.templates import create_template
 from dyndash_common.changes import change
-from dyndash_common.db.engine import Database, create_engine
+from dyndash_common.db import Database, create_engine
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings
-from dyndash_common.site import keys
-from dyndash_common.site.state import SiteState
-from dyndash_common.templating.validation import LocalCompiler
+from dyndash_common.site import SiteState, keys
+from dyndash_common.templating import LocalCompiler
 from tests.utils.backends import (
     ADMIN_SECRET,
     create_postgres_database,

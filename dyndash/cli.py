@@ -13,10 +13,8 @@ import uvicorn
 
 from dyndash.server import run, server_config
 from dyndash_common.apikeys import SCOPES, create_key, ensure_key
-from dyndash_common.db.engine import Database, create_engine
-from dyndash_common.db.migrate import upgrade
-from dyndash_common.db.types import utcnow
-from dyndash_common.events.feed import follow
+from dyndash_common.db import Database, create_engine, upgrade, utcnow
+from dyndash_common.events import follow
 from dyndash_common.logs import configure_logging
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings, get_settings
@@ -94,7 +92,7 @@ def cmd_renderer(args: argparse.Namespace) -> int:
 async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> None:
     from dyndash.demo import seed_demo
     from dyndash_admin_api.app import create_app as create_admin_app
-    from dyndash_common.events.bus import InProcessBus
+    from dyndash_common.events import InProcessBus
     from dyndash_gateway.app import create_app as create_gateway_app
 
     await _migrate(settings)

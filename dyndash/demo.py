@@ -8,9 +8,9 @@ from dyndash_admin_api.operations.dashboards import create_dashboard, create_wid
 from dyndash_admin_api.operations.routes import create_route
 from dyndash_admin_api.operations.templates import create_template
 from dyndash_common.changes import change
-from dyndash_common.db.models import Dashboard
+from dyndash_common.db import Dashboard
 from dyndash_common.runtime import Runtime
-from dyndash_common.templating.validation import LocalCompiler
+from dyndash_common.templating import LocalCompiler
 
 LAYOUT = """<!doctype html>
 <html lang="en">

@@ -22,7 +22,7 @@ from uvicorn.supervisors import Multiprocess
 
 from dyndash_common.envelope import failure
 from dyndash_common.settings import Settings
-from dyndash_common.web.streams import DRAINING_STATE_KEY
+from dyndash_common.web import DRAINING_STATE_KEY
 
 LINGER_SECONDS = 1.0
 

@@ -14,7 +14,7 @@ import orjson
 from dyndash_admin_api.operations.templates import create_template
 from dyndash_common.changes import change
 from dyndash_common.runtime import build_runtime
-from dyndash_common.templating.validation import LocalCompiler
+from dyndash_common.templating import LocalCompiler
 from tests.conftest import start_api
 from tests.utils.backends import Backend
 

@@ -16,9 +16,8 @@ from jinja2 import BaseLoader, Template, TemplateNotFound
 
 from bench.baselines.inline_render import InlineRenderer
 from dyndash_common.settings import get_settings
-from dyndash_common.site.state import Catalog
-from dyndash_common.templating.pool import RenderBudget
-from dyndash_common.templating.sandbox import DashboardSandbox
+from dyndash_common.site import Catalog
+from dyndash_common.templating import DashboardSandbox, RenderBudget
 from dyndash_gateway.app import create_app
 
 

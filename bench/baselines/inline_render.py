@@ -28,8 +28,7 @@ from typing import Any, TypeVar
 from jinja2 import Template
 
 from dyndash_common.errors import BudgetExceeded
-from dyndash_common.templating.meter import metered
-from dyndash_common.templating.pool import RenderBudget
+from dyndash_common.templating import RenderBudget, metered
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from dyndash_common.db.models import Dashboard, Route, Template, Widget
+from dyndash_common.db import Dashboard, Route, Template, Widget
 
 CACHE = os.environ.get("NAIVE_CACHE", "on") == "on"
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from dyndash_common.apikeys import create_key, ensure_key
-from dyndash_common.db.engine import Database, create_engine
+from dyndash_common.db import Database, create_engine
 from tests.conftest import Api, start_api
 from tests.utils.backends import TEST_PEPPER, Backend, snapshot
 

@@ -12,9 +12,8 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from dyndash_common.db.engine import Database, create_engine
-from dyndash_common.db.models import Event
-from dyndash_common.events.stream import stream_key
+from dyndash_common.db import Database, Event, create_engine
+from dyndash_common.events import stream_key
 from tests.conftest import Api
 from tests.utils.services import REDIS_URL
 

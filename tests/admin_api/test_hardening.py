@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from dyndash_common.apikeys import create_key, hash_secret
-from dyndash_common.db.engine import Database, create_engine
+from dyndash_common.db import Database, create_engine
 from dyndash_common.logs import QUIET_LOGGERS
 from dyndash_common.settings import Settings
 from tests.conftest import Api

@@ -11,11 +11,8 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from dyndash_common.db.engine import Database, create_engine
-from dyndash_common.db.models import Event
-from dyndash_common.events.bus import InProcessBus
-from dyndash_common.events.publisher import sweep_once
-from dyndash_common.events.stream import stream_key
+from dyndash_common.db import Database, Event, create_engine
+from dyndash_common.events import InProcessBus, stream_key, sweep_once
 from dyndash_common.jobs import NoJobs
 from tests.conftest import start_api
 from tests.utils.backends import Backend

@@ -6,7 +6,7 @@ from ipaddress import ip_network
 
 import pytest
 
-from dyndash_common.web.clients import client_address
+from dyndash_common.web import client_address
 
 PROXIES = [ip_network("10.0.0.0/16"), ip_network("::1/128")]
 

@@ -7,8 +7,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 
-from dyndash_common.web.errors import install_error_handlers
-from dyndash_common.web.middleware import RequestIdMiddleware
+from dyndash_common.web import RequestIdMiddleware, install_error_handlers
 
 
 class DriverError(Exception):

@@ -6,9 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
-from dyndash_common.db.engine import create_engine
-from dyndash_common.db.migrate import downgrade, upgrade
-from dyndash_common.db.models import Base
+from dyndash_common.db import Base, create_engine, downgrade, upgrade
 from tests.utils.backends import Backend
 
 

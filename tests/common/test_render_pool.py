@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from dyndash_common.errors import BudgetExceeded, RenderError, TemplateInvalid
-from dyndash_common.templating.pool import RenderBudget, RenderJob, RenderPool
+from dyndash_common.templating import RenderBudget, RenderJob, RenderPool
 
 SLOW = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
 

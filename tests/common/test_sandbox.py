@@ -6,7 +6,7 @@ import pytest
 from jinja2.exceptions import SecurityError
 
 from dyndash_common.errors import BudgetExceeded
-from dyndash_common.templating.sandbox import DashboardSandbox
+from dyndash_common.templating import DashboardSandbox
 
 
 def render(source: str) -> str:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from dyndash_admin_api.app import create_app as create_admin_app
-from dyndash_common.events.bus import InProcessBus
+from dyndash_common.events import InProcessBus
 from dyndash_gateway.app import create_app as create_gateway_app
 from dyndash_gateway.front import GatewayFront
 from dyndash_gateway.gateway import Gateway

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import REGISTRY
 from sqlalchemy import update
 
-from dyndash_common.db.models import Widget
+from dyndash_common.db import Widget
 from tests.gateway.conftest import Site
 
 

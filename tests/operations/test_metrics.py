@@ -9,9 +9,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from devtools.cluster import free_port
-from dyndash_common.db.engine import Database, create_engine
+from dyndash_common.db import Database, create_engine
 from dyndash_common.metrics import L1_BYTES, L1_ENTRIES, REDIS_USED_MEMORY
-from dyndash_common.web.instrumentation import scrape
+from dyndash_common.web import scrape
 from dyndash_gateway.front import GatewayFront
 from dyndash_renderer.metrics import RENDER_JOBS_QUEUED, RENDER_WORKERS
 from tests.gateway.conftest import Site, start_site

@@ -15,13 +15,10 @@ from arq.worker import Worker
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from dyndash_common.db.engine import Database, create_engine
-from dyndash_common.db.models import Event
-from dyndash_common.db.types import utcnow
-from dyndash_common.events.model import ChangeEvent, EntityRef
-from dyndash_common.events.stream import stream_key
+from dyndash_common.db import Database, Event, create_engine, utcnow
+from dyndash_common.events import ChangeEvent, EntityRef, stream_key
 from dyndash_common.jobs import ArqJobs
-from dyndash_common.templating.sandbox import DashboardSandbox
+from dyndash_common.templating import DashboardSandbox
 from tests.gateway.conftest import Site
 from tests.renderer.conftest import running_worker, until, warmed
 from tests.utils.backends import Backend

@@ -12,8 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from dyndash_common.db.engine import Database, create_engine
-from dyndash_common.db.migrate import upgrade
+from dyndash_common.db import Database, create_engine, upgrade
 from dyndash_common.settings import Settings
 from tests.utils.services import POSTGRES_ADMIN_URL, REDIS_URL
 

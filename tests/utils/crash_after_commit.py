@@ -13,11 +13,10 @@ from collections.abc import AsyncIterator
 
 from dyndash_admin_api.operations.templates import create_template
 from dyndash_common.changes import change
-from dyndash_common.events.bus import Subscription
-from dyndash_common.events.model import ChangeEvent
+from dyndash_common.events import ChangeEvent, Subscription
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings
-from dyndash_common.templating.validation import LocalCompiler
+from dyndash_common.templating import LocalCompiler
 
 
 class DyingBus:

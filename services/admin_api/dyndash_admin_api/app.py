@@ -13,17 +13,19 @@ from starlette.middleware.cors import CORSMiddleware
 
 from dyndash_admin_api.routers import dashboards, events, health, keys, routes, templates
 from dyndash_common.apikeys import ensure_key
-from dyndash_common.events.bus import EventBus
-from dyndash_common.events.publisher import run_sweeper
+from dyndash_common.events import EventBus, run_sweeper
 from dyndash_common.loop_lag import sample_loop_lag
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings, get_settings
-from dyndash_common.templating.pool import RenderBudget, RenderPool
-from dyndash_common.web.errors import install_error_handlers
-from dyndash_common.web.instrumentation import instrument_http
-from dyndash_common.web.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from dyndash_common.web.openapi import refine_document
-from dyndash_common.web.streams import DRAINING_STATE_KEY
+from dyndash_common.templating import RenderBudget, RenderPool
+from dyndash_common.web import (
+    DRAINING_STATE_KEY,
+    BodyLimitMiddleware,
+    RequestIdMiddleware,
+    install_error_handlers,
+    instrument_http,
+    refine_document,
+)
 
 
 def create_app(settings: Settings | None = None, *, bus: EventBus | None = None) -> FastAPI:

@@ -11,13 +11,11 @@ from pydantic import WithJsonSchema
 
 from dyndash_admin_api.schemas.common import MAX_ID
 from dyndash_common.apikeys import authenticate, require_scope
-from dyndash_common.db.models import ApiKey
+from dyndash_common.db import ApiKey
 from dyndash_common.errors import BadRequest, RateLimited, Unauthorized
 from dyndash_common.runtime import Runtime
-from dyndash_common.templating.pool import RenderPool
-from dyndash_common.web.clients import client_address
-from dyndash_common.web.openapi import presented_key
-from dyndash_common.web.params import PathId
+from dyndash_common.templating import RenderPool
+from dyndash_common.web import PathId, client_address, presented_key
 
 # What If-Match may hold: `*`, or one ETag as sent in ETag (weak or unquoted also taken).
 # The document declares this pattern; a value outside it is answered 400 here, as the README

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dyndash_common.web.openapi import RATE_LIMIT, error_responses, header
+from dyndash_common.web import RATE_LIMIT, error_responses, header
 
 ETAG = {"ETag": header("The resource's version, for If-Match.", r'^"[0-9]+"$')}
 

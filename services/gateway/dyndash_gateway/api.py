@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
-from dyndash_common.cache.entry import CachedEntry
+from dyndash_common.cache import CachedEntry
 from dyndash_common.envelope import Envelope
 from dyndash_common.errors import (
     DyndashError,
@@ -21,13 +21,19 @@ from dyndash_common.errors import (
     Unavailable,
     Unservable,
 )
-from dyndash_common.site.keys import data_key
-from dyndash_common.web.clients import client_address
-from dyndash_common.web.instrumentation import scrape
-from dyndash_common.web.openapi import error_responses, event_stream, header, presented_key
-from dyndash_common.web.params import PathId
-from dyndash_common.web.readiness import dependency_checks
-from dyndash_common.web.streams import draining, guarded
+from dyndash_common.site import data_key
+from dyndash_common.web import (
+    PathId,
+    client_address,
+    dependency_checks,
+    draining,
+    error_responses,
+    event_stream,
+    guarded,
+    header,
+    presented_key,
+    scrape,
+)
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.responses import etag_matches, wants_gzip
 

@@ -10,14 +10,16 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from dyndash_common.events.bus import EventBus
+from dyndash_common.events import EventBus
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings, get_settings
-from dyndash_common.web.errors import install_error_handlers
-from dyndash_common.web.instrumentation import instrument_http
-from dyndash_common.web.middleware import RequestIdMiddleware
-from dyndash_common.web.openapi import refine_document
-from dyndash_common.web.streams import DRAINING_STATE_KEY
+from dyndash_common.web import (
+    DRAINING_STATE_KEY,
+    RequestIdMiddleware,
+    install_error_handlers,
+    instrument_http,
+    refine_document,
+)
 from dyndash_gateway import api
 from dyndash_gateway.front import GatewayFront
 from dyndash_gateway.gateway import Gateway, RendererFactory

@@ -14,14 +14,17 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dyndash_common.apikeys import presented_in
-from dyndash_common.cache.entry import CachedEntry
+from dyndash_common.cache import CachedEntry
 from dyndash_common.errors import Unservable
 from dyndash_common.logs import request_id
-from dyndash_common.site.keys import fragment_key, fragment_signature, page_key, page_signature
-from dyndash_common.web.clients import client_address
-from dyndash_common.web.middleware import request_id_for
-from dyndash_common.web.params import ID_DIGITS
-from dyndash_common.web.paths import FRAMEWORK_SEGMENTS, first_segment
+from dyndash_common.site import fragment_key, fragment_signature, page_key, page_signature
+from dyndash_common.web import (
+    FRAMEWORK_SEGMENTS,
+    ID_DIGITS,
+    client_address,
+    first_segment,
+    request_id_for,
+)
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.metrics import PAGE_REQUESTS, PAGE_SECONDS
 from dyndash_gateway.responses import send_entry, send_page, wants_gzip

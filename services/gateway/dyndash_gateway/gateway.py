@@ -12,22 +12,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from dyndash_common.apikeys import MAX_KEY_LENGTH, authenticate, scopes_allow
-from dyndash_common.cache.memory import MemoryCache
-from dyndash_common.cache.redis_store import RedisStore
+from dyndash_common.cache import MemoryCache, RedisStore
 from dyndash_common.errors import Unauthorized
-from dyndash_common.events.model import ChangeEvent
-from dyndash_common.events.stream import StreamReader
+from dyndash_common.events import ChangeEvent, StreamReader
 from dyndash_common.loop_lag import sample_loop_lag
 from dyndash_common.ratelimit import InProcessRateLimiter
 from dyndash_common.runtime import Runtime
-from dyndash_common.site.assets import Assets
-from dyndash_common.site.builder import PageBuilder, ProcessTemplates, TemplateRenderer
-from dyndash_common.site.failures import graph_digest
-from dyndash_common.site.follower import StateFollower
-from dyndash_common.site.render_status import record_render_status
-from dyndash_common.site.state import Catalog, SiteState
-from dyndash_common.site.warming import MemorySink, Variants, targets_for, warm
-from dyndash_common.templating.pool import RenderBudget, RenderPool
+from dyndash_common.site import (
+    Assets,
+    Catalog,
+    MemorySink,
+    PageBuilder,
+    ProcessTemplates,
+    SiteState,
+    StateFollower,
+    TemplateRenderer,
+    Variants,
+    graph_digest,
+    record_render_status,
+    targets_for,
+    warm,
+)
+from dyndash_common.templating import RenderBudget, RenderPool
 from dyndash_gateway.live import LiveHub
 from dyndash_gateway.service import CachedResponses, cancel_and_wait
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from dyndash_common.events.model import ChangeEvent
+from dyndash_common.events import ChangeEvent
 
 QUEUE_SIZE = 100
 

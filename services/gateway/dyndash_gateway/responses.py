@@ -6,7 +6,7 @@ from html import escape
 
 from starlette.types import Send
 
-from dyndash_common.cache.entry import CachedEntry
+from dyndash_common.cache import CachedEntry
 
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from jinja2 import TemplateError
 from sqlalchemy.exc import DBAPIError
 
-from dyndash_common.cache.entry import CachedEntry
-from dyndash_common.cache.memory import MemoryCache
-from dyndash_common.cache.redis_store import RedisStore
+from dyndash_common.cache import CachedEntry, MemoryCache, RedisStore
 from dyndash_common.errors import BudgetExceeded, RenderError, Unservable
 from dyndash_common.site import keys
 from dyndash_gateway.metrics import CACHE_RESULTS

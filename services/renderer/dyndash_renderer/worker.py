@@ -23,29 +23,28 @@ from prometheus_client import start_http_server
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
-from dyndash_common.cache.redis_store import RedisStore
-from dyndash_common.events.model import ChangeEvent, EntityRef
-from dyndash_common.events.publisher import sweep_once
-from dyndash_common.events.stream import StreamReader
+from dyndash_common.cache import RedisStore
+from dyndash_common.events import ChangeEvent, EntityRef, StreamReader, sweep_once
 from dyndash_common.jobs import WARM_FUNCTION, ArqJobs, queue_name
 from dyndash_common.logs import configure_logging, instance_id
 from dyndash_common.loop_lag import sample_loop_lag
 from dyndash_common.runtime import Runtime, build_runtime
 from dyndash_common.settings import Settings, get_settings
-from dyndash_common.site.builder import PageBuilder, ProcessTemplates
-from dyndash_common.site.failures import graph_digest
-from dyndash_common.site.follower import StateFollower
-from dyndash_common.site.render_status import record_render_status
-from dyndash_common.site.state import SiteState
-from dyndash_common.site.warming import (
+from dyndash_common.site import (
+    PageBuilder,
+    ProcessTemplates,
     RedisSink,
+    SiteState,
+    StateFollower,
     Target,
     Variants,
     WarmReport,
+    graph_digest,
+    record_render_status,
     targets_for,
     warm,
 )
-from dyndash_common.templating.pool import RenderBudget, RenderPool
+from dyndash_common.templating import RenderBudget, RenderPool
 from dyndash_renderer.metrics import (
     RENDER_JOB_SECONDS,
     RENDER_JOBS,

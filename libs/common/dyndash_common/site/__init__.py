@@ -1,1 +1,54 @@
 """The site model shared by the gateway and the renderer: state, keys, page building."""
+
+from __future__ import annotations
+
+from dyndash_common.site.assets import Assets
+from dyndash_common.site.builder import PageBuilder, ProcessTemplates, TemplateRenderer
+from dyndash_common.site.failures import graph_digest
+from dyndash_common.site.follower import StateFollower
+from dyndash_common.site.impact import closes_cycle, reach, reversed_edges
+from dyndash_common.site.keys import (
+    data_key,
+    fragment_key,
+    fragment_signature,
+    page_key,
+    page_signature,
+)
+from dyndash_common.site.render_status import record_render_status
+from dyndash_common.site.state import Catalog, SiteState
+from dyndash_common.site.warming import (
+    MemorySink,
+    RedisSink,
+    Target,
+    Variants,
+    WarmReport,
+    targets_for,
+    warm,
+)
+
+__all__ = [
+    "Assets",
+    "Catalog",
+    "MemorySink",
+    "PageBuilder",
+    "ProcessTemplates",
+    "RedisSink",
+    "SiteState",
+    "StateFollower",
+    "Target",
+    "TemplateRenderer",
+    "Variants",
+    "WarmReport",
+    "closes_cycle",
+    "data_key",
+    "fragment_key",
+    "fragment_signature",
+    "graph_digest",
+    "page_key",
+    "page_signature",
+    "reach",
+    "record_render_status",
+    "reversed_edges",
+    "targets_for",
+    "warm",
+]

@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
-from dyndash_common.db.types import utcnow
+from dyndash_common.db import utcnow
 from dyndash_common.errors import NotFound, PreconditionFailed
 
 M = TypeVar("M")

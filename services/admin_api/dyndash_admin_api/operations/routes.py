@@ -14,8 +14,7 @@ from dyndash_admin_api.operations.common import (
     save_new_version,
 )
 from dyndash_common.changes import ChangeSet
-from dyndash_common.db.models import Dashboard, Route, Template
-from dyndash_common.db.types import utcnow
+from dyndash_common.db import Dashboard, Route, Template, utcnow
 from dyndash_common.errors import Conflict, ValidationFailed
 
 

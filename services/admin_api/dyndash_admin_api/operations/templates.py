@@ -16,11 +16,10 @@ from dyndash_admin_api.operations.common import (
     save_new_version,
 )
 from dyndash_common.changes import ChangeSet
-from dyndash_common.db.models import ApiKey, Route, Template, TemplateVersion, Widget
-from dyndash_common.db.types import utcnow
+from dyndash_common.db import ApiKey, Route, Template, TemplateVersion, Widget, utcnow
 from dyndash_common.errors import Conflict, NotFound, TemplateInvalid
-from dyndash_common.site.impact import closes_cycle, reach, reversed_edges
-from dyndash_common.templating.validation import TemplateCompiler, check_references
+from dyndash_common.site import closes_cycle, reach, reversed_edges
+from dyndash_common.templating import TemplateCompiler, check_references
 
 CONTENT_FIELDS = ("description", "html_content", "css_content", "js_content", "config")
 PREVIEW_NAME = "__preview__"

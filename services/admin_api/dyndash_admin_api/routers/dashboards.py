@@ -32,7 +32,7 @@ from dyndash_admin_api.schemas.dashboards import (
     WidgetUpdate,
 )
 from dyndash_common.changes import change
-from dyndash_common.db.models import Dashboard, Widget
+from dyndash_common.db import Dashboard, Widget
 from dyndash_common.envelope import Envelope, success
 
 router = APIRouter(tags=["dashboards"])

@@ -16,11 +16,9 @@ from dyndash_admin_api.deps import EventsReader, PresentedKey, RuntimeDep
 from dyndash_admin_api.responses import errors
 from dyndash_common.apikeys import authenticate, has_scope
 from dyndash_common.errors import Unauthorized
-from dyndash_common.events.feed import follow
-from dyndash_common.events.model import ChangeEvent
+from dyndash_common.events import ChangeEvent, follow
 from dyndash_common.runtime import Runtime
-from dyndash_common.web.openapi import RATE_LIMIT, event_stream
-from dyndash_common.web.streams import KEEPALIVE_SECONDS, draining, guarded
+from dyndash_common.web import KEEPALIVE_SECONDS, RATE_LIMIT, draining, event_stream, guarded
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 

@@ -10,8 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from dyndash_admin_api.deps import RuntimeDep
-from dyndash_common.web.instrumentation import scrape
-from dyndash_common.web.readiness import dependency_checks
+from dyndash_common.web import dependency_checks, scrape
 
 router = APIRouter(tags=["health"])
 

@@ -13,8 +13,7 @@ from dyndash_admin_api.responses import answers
 from dyndash_admin_api.schemas.common import Page
 from dyndash_admin_api.schemas.keys import KeyCreate, KeyCreated, KeyPublic
 from dyndash_common.apikeys import create_key
-from dyndash_common.db.models import ApiKey
-from dyndash_common.db.types import utcnow
+from dyndash_common.db import ApiKey, utcnow
 from dyndash_common.envelope import Envelope, success
 from dyndash_common.errors import ValidationFailed
 

@@ -23,7 +23,7 @@ from dyndash_admin_api.responses import answers
 from dyndash_admin_api.schemas.common import Page
 from dyndash_admin_api.schemas.routes import RouteCreate, RoutePublic, RouteUpdate
 from dyndash_common.changes import change
-from dyndash_common.db.models import Route
+from dyndash_common.db import Route
 from dyndash_common.envelope import Envelope, success
 
 router = APIRouter(prefix="/api/v1/routes", tags=["routes"])

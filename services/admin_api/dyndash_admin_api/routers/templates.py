@@ -35,10 +35,10 @@ from dyndash_admin_api.schemas.templates import (
     TemplateVersionSummary,
 )
 from dyndash_common.changes import change
-from dyndash_common.db.models import Template, TemplateVersion
+from dyndash_common.db import Template, TemplateVersion
 from dyndash_common.envelope import Envelope, success
 from dyndash_common.errors import BudgetExceeded, NotFound, RenderError, RenderFailed
-from dyndash_common.templating.pool import RenderJob, source_key
+from dyndash_common.templating import RenderJob, source_key
 
 router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
 

@@ -10,8 +10,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from dyndash_common.web.openapi import without_null
-from dyndash_common.web.params import MAX_ID as MAX_ID
+from dyndash_common.web import MAX_ID as MAX_ID
+from dyndash_common.web import without_null
 
 T = TypeVar("T")
 

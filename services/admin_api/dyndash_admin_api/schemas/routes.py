@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from dyndash_admin_api.schemas.common import MAX_ID, Input, JsonObject, Output, Patch
-from dyndash_common.web.paths import RESERVED_SEGMENTS, first_segment
+from dyndash_common.web import RESERVED_SEGMENTS, first_segment
 
 ALLOWED_METHODS = ("GET",)
 _SEGMENT = re.compile(r"^(?:[A-Za-z0-9_.~\-]+|\{[A-Za-z_][A-Za-z0-9_]*\})$")
