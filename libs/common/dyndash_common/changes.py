@@ -18,6 +18,8 @@ from dyndash_common.runtime import Runtime
 
 @dataclass
 class ChangeSet:
+    """One write's transaction and the change events it records, published after commit."""
+
     session: AsyncSession
     events: list[Event] = field(default_factory=list)
 

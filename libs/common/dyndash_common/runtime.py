@@ -18,6 +18,9 @@ from dyndash_common.settings import Settings
 
 @dataclass
 class Runtime:
+    """A process's connections and adapters: database, event bus, rate limiter, Redis and the
+    render queue, chosen by the settings (embedded or PostgreSQL + Redis)."""
+
     settings: Settings
     database: Database
     bus: EventBus

@@ -19,6 +19,8 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./dyndash.db"
 
 
 class Settings(BaseSettings):
+    """Every setting of every service, from `DYNDASH_*` variables (README, "Settings")."""
+
     model_config = SettingsConfigDict(env_prefix="DYNDASH_", extra="ignore", frozen=True)
 
     env: Literal["development", "production"] = "development"

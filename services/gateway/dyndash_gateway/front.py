@@ -66,6 +66,9 @@ def _presented_key(headers: dict[bytes, bytes]) -> str | None:
 
 
 class GatewayFront:
+    """The ASGI entry point: pages, fragments and assets from cached bytes; the rest to the
+    FastAPI app behind it."""
+
     def __init__(self, framework: ASGIApp, gateway: Any) -> None:
         self.framework = framework
         # Set by the framework app's lifespan; read per request.

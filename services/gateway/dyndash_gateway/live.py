@@ -15,6 +15,8 @@ QUEUE_SIZE = 100
 
 
 class LiveHub:
+    """The browsers following each dashboard, and the widget updates pushed to them."""
+
     def __init__(self) -> None:
         self._listeners: dict[int, set[asyncio.Queue[bytes]]] = {}
 

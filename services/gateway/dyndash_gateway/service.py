@@ -38,6 +38,9 @@ class Served:
 
 
 class CachedResponses:
+    """L1, then L2, then one build per key across the cluster; stale entries served while one
+    refresh runs, and the last good entry when a build fails."""
+
     def __init__(
         self,
         memory: MemoryCache,

@@ -15,6 +15,9 @@ _HEADER = struct.Struct("!III")
 
 @dataclass(frozen=True)
 class CachedEntry:
+    """A built response: its bodies, content type, ETag and TTL, encoded the same way for L1,
+    L2 and the wire."""
+
     body: bytes
     gzipped: bytes
     etag: str

@@ -14,6 +14,9 @@ from dyndash_common.cache.entry import CachedEntry
 
 
 class MemoryCache:
+    """L1: this process's entries, by key and version signature, within a byte budget (least
+    recently used out first), and the last good entry of each key."""
+
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.bytes_used = 0

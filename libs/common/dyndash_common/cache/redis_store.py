@@ -21,6 +21,9 @@ BACKOFF_MAX_SECONDS = 5.0
 
 
 class RedisStore:
+    """L2: encoded cache entries in Redis, shared by every gateway and written by the renderer,
+    and the cluster render lock. Redis errors back off instead of failing requests."""
+
     def __init__(self, redis: Redis, prefix: str, stale_seconds: int) -> None:
         self.redis = redis
         self.prefix = prefix

@@ -216,6 +216,10 @@ def widget_info(row: Widget) -> WidgetInfo:
 
 @dataclass
 class SiteState:
+    """What a gateway or render worker holds of the site: the template catalog, the route
+    table, dashboards and widgets with their versions, and the render budget failures. The
+    hot path reads it without touching the database; a `StateFollower` keeps it current."""
+
     catalog: Catalog = field(default_factory=Catalog)
     routes: RouteTable = field(default_factory=RouteTable)
     dashboards: dict[int, DashboardInfo] = field(default_factory=dict)
