@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +92,28 @@ async def test_syntax_errors_name_their_line(pool: RenderPool) -> None:
 async def test_context_values_json_cannot_carry_reach_the_template(pool: RenderPool) -> None:
     rendered = await pool.render(job("{{ n }} {{ pair[1] }}", n=10**30, pair=("a", "b")))
     assert rendered == f"{10**30} b"
+
+
+def test_children_do_not_run_the_serving_processes_main(tmp_path: Path) -> None:
+    """multiprocessing would make every child import the parent's `__main__` again (for the
+    `dyndash` console script, the whole CLI): seconds and tens of MB per render process."""
+    marker = tmp_path / "imported-again"
+    script = tmp_path / "serve.py"
+    script.write_text(
+        "import asyncio, pathlib\n"
+        "if __name__ != '__main__':\n"
+        f"    pathlib.Path({str(marker)!r}).write_text('yes')\n"
+        "from dyndash_common.templating.pool import RenderBudget, RenderJob, RenderPool\n"
+        "async def main():\n"
+        "    pool = RenderPool(RenderBudget(), size=1)\n"
+        "    await pool.start()\n"
+        "    print(await pool.render(RenderJob('p', {'p': ('1', 'ok')}, {})))\n"
+        "    await pool.aclose()\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.stdout.strip() == "ok", result.stderr
+    assert not marker.exists()

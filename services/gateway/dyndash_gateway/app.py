@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from dyndash_common.events import EventBus
+from dyndash_common.loop_lag import settle_heap
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.web import (
@@ -34,6 +35,7 @@ def create_framework_app(
         gateway = Gateway(runtime, render_with)
         await gateway.start()
         app.state.gateway = gateway
+        settle_heap()
         try:
             # Request state: the server protocol sets `draining` when a shutdown begins.
             yield {DRAINING_STATE_KEY: asyncio.Event()}

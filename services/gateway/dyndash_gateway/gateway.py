@@ -41,6 +41,7 @@ log = logging.getLogger("dyndash.gateway")
 
 KEY_CACHE_SECONDS = 5.0
 STARTUP_RETRY_SECONDS = 1.0
+RECORD_RETRY_SECONDS = (0.2, 1.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -195,10 +196,21 @@ class Gateway:
         self._in_background(self._record_failure(name, info.version, reason, graph))
 
     async def _record_failure(self, name: str, version: int, reason: str, graph: str) -> None:
-        try:
-            await record_render_status(self.runtime, name, version, reason, budget_graph=graph)
-        except Exception as error:
-            log.warning("render_failure_not_recorded", extra={"details": {"error": repr(error)}})
+        # This process already refuses the graph; the record tells the others. A busy
+        # database (SQLite's write lock, a failover) gets a few more tries.
+        for attempt, pause in enumerate(RECORD_RETRY_SECONDS):
+            try:
+                await record_render_status(self.runtime, name, version, reason, budget_graph=graph)
+                return
+            except Exception as error:
+                last_try = attempt == len(RECORD_RETRY_SECONDS) - 1
+                log.warning(
+                    "render_failure_not_recorded",
+                    extra={"details": {"error": repr(error), "retrying": not last_try}},
+                )
+                if last_try:
+                    return
+                await asyncio.sleep(pause)
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)

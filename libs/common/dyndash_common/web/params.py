@@ -24,8 +24,9 @@ def _ascii_digits(value: object) -> object:
     return value
 
 
+# Path first: FastAPI documents a path parameter's constraints only from the first metadata.
 PathId = Annotated[
     int,
-    BeforeValidator(_ascii_digits),
     Path(ge=1, le=MAX_ID, description="the resource's id"),
+    BeforeValidator(_ascii_digits),
 ]

@@ -11,9 +11,9 @@ from dyndash_admin_api.schemas.common import Input, Output
 from dyndash_common.apikeys import SCOPES
 
 
-def _in_utc(value: datetime) -> datetime:
+def _in_utc(value: datetime | None) -> datetime | None:
     """Stored in UTC: a time whose UTC equivalent is past year 9999 cannot be."""
-    if value.tzinfo is None:
+    if value is None or value.tzinfo is None:
         return value  # refused with a clearer message by the route
     try:
         return value.astimezone(UTC)
