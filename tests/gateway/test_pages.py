@@ -249,3 +249,22 @@ async def test_page_limiter_believes_forwarded_for_only_from_a_trusted_proxy(
     else:
         assert statuses == [200, 200, 429, 429]
         assert forged == [429, 429, 429]
+
+
+async def test_numbers_past_64_bits_survive_the_database(site: Site) -> None:
+    """PostgreSQL's JSONB returns the float 1e119 as an integer of 120 digits, which the fast
+    JSON writer cannot write: the data API and an unchanged update still work."""
+    dashboard = await site.admin.create_dashboard("big", is_public=True)
+    created = await site.admin.client.post(
+        f"/api/v1/dashboards/{dashboard['id']}/widgets",
+        json={"key": "n", "title": "N", "type": "generic", "data": {"v": 1e119}},
+    )
+    assert created.status_code == 201, created.text
+    data = await site.page(f"/api/v1/data/dashboard/{dashboard['id']}")
+    assert data.status_code == 200, data.text
+    assert float(data.json()["data"]["widgets"][0]["data"]["v"]) == 1e119
+    template = await site.admin.create_template("big", "x", config={"limit": 1e119})
+    again = await site.admin.client.put(
+        f"/api/v1/templates/{template['id']}", json={"config": {"limit": 1e119}}
+    )
+    assert again.status_code == 200, again.text

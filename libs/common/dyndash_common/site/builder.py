@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
-import orjson
 from sqlalchemy import select
 
+from dyndash_common import jsondoc
 from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.db.engine import Database
 from dyndash_common.db.models import Dashboard, Widget
@@ -258,5 +258,5 @@ class PageBuilder:
         context = await self._dashboard_context(dashboard_id)
         if context["dashboard"] is None:
             return None
-        body = orjson.dumps(success(context))
+        body = jsondoc.dumps(success(context))
         return CachedEntry.build(body, JSON, ttl)

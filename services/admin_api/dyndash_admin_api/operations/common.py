@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol, TypeVar
 
-import orjson
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
+from dyndash_common import jsondoc
 from dyndash_common.db import utcnow
 from dyndash_common.errors import NotFound, PreconditionFailed
 
@@ -52,7 +52,7 @@ def same_value(current: Any, new: Any) -> bool:
 
 
 def _canonical(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    return jsondoc.dumps(value, sort_keys=True)
 
 
 # Any constant shared by the template writers; see lock_template_graph.
