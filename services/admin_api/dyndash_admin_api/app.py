@@ -20,9 +20,10 @@ from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.templating.pool import RenderBudget, RenderPool
 from dyndash_common.web.errors import install_error_handlers
-from dyndash_common.web.instrumentation import instrument_http
+from dyndash_common.web.instrumentation import instrument_http, scrape
 from dyndash_common.web.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from dyndash_common.web.openapi import refine_document
+from dyndash_common.web.operator import operator_port
 from dyndash_common.web.streams import DRAINING_STATE_KEY
 
 
@@ -56,10 +57,15 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
         lag = asyncio.create_task(sample_loop_lag())
         app.state.runtime = runtime
         app.state.render_pool = pool
-        settle_heap()
+
+        async def metrics() -> bytes:
+            return await scrape(runtime.database, runtime.redis)
+
         try:
-            # Request state: the server protocol sets `draining` when a shutdown begins.
-            yield {DRAINING_STATE_KEY: asyncio.Event()}
+            async with operator_port(settings, metrics):
+                settle_heap()
+                # Request state: the server protocol sets `draining` when a shutdown begins.
+                yield {DRAINING_STATE_KEY: asyncio.Event()}
         finally:
             for task in (sweeper, lag):
                 task.cancel()

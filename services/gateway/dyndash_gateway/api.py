@@ -1,4 +1,7 @@
-"""The gateway's framework side: the dashboard data API, health and OpenAPI."""
+"""The gateway's framework side: the dashboard data API, live streams, health and OpenAPI.
+
+Metrics are not here: they are on the operator port (dyndash_common.web.operator).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,7 @@ from collections.abc import AsyncGenerator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
-from prometheus_client import CONTENT_TYPE_LATEST
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -24,7 +26,6 @@ from dyndash_common.errors import (
 )
 from dyndash_common.site.keys import data_key
 from dyndash_common.web.clients import client_address
-from dyndash_common.web.instrumentation import scrape
 from dyndash_common.web.openapi import error_responses, event_stream, header, presented_key
 from dyndash_common.web.params import PathId
 from dyndash_common.web.streams import draining, guarded
@@ -176,16 +177,6 @@ async def live_dashboard(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-
-
-@router.get(
-    "/metrics", operation_id="metrics_scrape", tags=["health"], response_class=PlainTextResponse
-)
-async def metrics(request: Request) -> PlainTextResponse:
-    """Prometheus text format, this process only."""
-    gateway = _gateway(request)
-    body = await scrape(gateway.runtime.database, gateway.runtime.redis, gateway.memory)
-    return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
 
 
 class Liveness(BaseModel):

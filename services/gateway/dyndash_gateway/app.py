@@ -15,9 +15,10 @@ from dyndash_common.loop_lag import settle_heap
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.web.errors import install_error_handlers
-from dyndash_common.web.instrumentation import instrument_http
+from dyndash_common.web.instrumentation import instrument_http, scrape
 from dyndash_common.web.middleware import RequestIdMiddleware
 from dyndash_common.web.openapi import refine_document
+from dyndash_common.web.operator import operator_port
 from dyndash_common.web.streams import DRAINING_STATE_KEY
 from dyndash_gateway import api
 from dyndash_gateway.front import GatewayFront
@@ -33,10 +34,15 @@ def create_framework_app(
         gateway = Gateway(runtime, render_with)
         await gateway.start()
         app.state.gateway = gateway
-        settle_heap()
+
+        async def metrics() -> bytes:
+            return await scrape(runtime.database, runtime.redis, gateway.memory)
+
         try:
-            # Request state: the server protocol sets `draining` when a shutdown begins.
-            yield {DRAINING_STATE_KEY: asyncio.Event()}
+            async with operator_port(settings, metrics):
+                settle_heap()
+                # Request state: the server protocol sets `draining` when a shutdown begins.
+                yield {DRAINING_STATE_KEY: asyncio.Event()}
         finally:
             await gateway.stop()
             await runtime.close()

@@ -1,6 +1,6 @@
 """The hot path: pages, widget fragments and assets served by a raw ASGI handler.
 
-Everything else (the data API, live streams, health, metrics, OpenAPI) goes to the FastAPI
+Everything else (the data API, live streams, health, OpenAPI) goes to the FastAPI
 app behind it. Cached responses are sent from pre-built bytes with no framework in between.
 """
 
@@ -20,7 +20,7 @@ from dyndash_common.site.keys import fragment_key, fragment_signature, page_key,
 from dyndash_common.web.clients import client_address
 from dyndash_common.web.middleware import request_id_for
 from dyndash_common.web.params import ID_DIGITS
-from dyndash_common.web.paths import FRAMEWORK_SEGMENTS, first_segment
+from dyndash_common.web.paths import FRAMEWORK_SEGMENTS, first_segment, sent_path
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.responses import send_entry, send_page, wants_gzip
 from dyndash_gateway.service import Unservable
@@ -69,7 +69,8 @@ class GatewayFront:
         self.holder = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or first_segment(scope["path"]) in FRAMEWORK_SEGMENTS:
+        # On the path as sent: `/%64ocs` is a page path (a 404), never the framework's `/docs`.
+        if scope["type"] != "http" or first_segment(sent_path(scope)) in FRAMEWORK_SEGMENTS:
             await self.framework(scope, receive, send)
             return
         path = scope["path"]
