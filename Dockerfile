@@ -24,8 +24,9 @@ WORKDIR /app
 COPY --from=build --chown=dyndash:dyndash /app/.venv /app/.venv
 ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 DYNDASH_ENV=production \
     DYNDASH_ADMIN_HOST=0.0.0.0 DYNDASH_GATEWAY_HOST=0.0.0.0 \
-    DYNDASH_RENDERER_METRICS_HOST=0.0.0.0
+    DYNDASH_RENDERER_METRICS_HOST=0.0.0.0 DYNDASH_METRICS_HOST=0.0.0.0
 USER dyndash
+# 9100: /metrics of whichever service the container runs (one service per container).
 EXPOSE 8000 8001 9100
 # Overridden per service: `dyndash admin`, `dyndash renderer`, `dyndash migrate`.
 CMD ["dyndash", "gateway", "--port", "8000"]

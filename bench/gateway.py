@@ -186,13 +186,15 @@ async def invalidation(env: dict[str, str], trials: int) -> list[float]:
 
 
 async def cold_page(env: dict[str, str]) -> tuple[int, int]:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
-    with process(dyndash("gateway", port), env, f"{base}/healthz"):
+    metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+    metered = {**env, "DYNDASH_METRICS_PORT": str(metrics_port)}
+    with process(dyndash("gateway", port), metered, f"{base}/healthz"):
         async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200), timeout=30) as web:
-            before = renders((await web.get(f"{base}/metrics")).text)
+            before = renders((await web.get(metrics)).text)
             responses = await asyncio.gather(*(web.get(f"{base}/sales/cold") for _ in range(200)))
-            after = renders((await web.get(f"{base}/metrics")).text)
+            after = renders((await web.get(metrics)).text)
     return after - before, sum(r.status_code == 200 for r in responses)
 
 

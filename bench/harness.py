@@ -46,6 +46,8 @@ def service_env(database_url: str, prefix: str, **extra: str) -> dict[str, str]:
         "DYNDASH_GATEWAY_RATE_LIMIT_REQUESTS": "0",
         "DYNDASH_RATE_LIMIT_REQUESTS": "1000000",
         "DYNDASH_LOG_LEVEL": "WARNING",
+        # Several services on one host: none opens an operator port unless a benchmark asks.
+        "DYNDASH_METRICS_PORT": "0",
         **extra,
     }
 

@@ -63,6 +63,8 @@ class Member:
     name: str
     kind: Kind
     port: int
+    # The operator port (/metrics); a renderer's only port, so the same as `port` there.
+    metrics_port: int
     command: list[str]
     env: dict[str, str]
     log_path: Path
@@ -76,7 +78,7 @@ class Member:
 
     @property
     def metrics_url(self) -> str:
-        return f"{self.url}/metrics"
+        return f"http://{HOST}:{self.metrics_port}/metrics"
 
     @property
     def ready_url(self) -> str:
@@ -186,16 +188,22 @@ class Cluster:
     def _add(self, name: str, kind: Kind) -> None:
         port = free_port()
         command = [sys.executable, "-m", "dyndash.cli", kind]
+        env = dict(self.env)
         if kind == "renderer":
             command += ["--metrics-port", str(port)]
+            metrics_port = port
         else:
             command += ["--host", HOST, "--port", str(port)]
+            # Processes on one host: each its own operator port (the default would clash).
+            metrics_port = free_port()
+            env.update(DYNDASH_METRICS_HOST=HOST, DYNDASH_METRICS_PORT=str(metrics_port))
         self.members[name] = Member(
             name=name,
             kind=kind,
             port=port,
+            metrics_port=metrics_port,
             command=command,
-            env=dict(self.env),
+            env=env,
             log_path=self.log_dir / f"{name}.log",
         )
 
@@ -204,6 +212,14 @@ class Cluster:
     @property
     def admin_url(self) -> str:
         return self.members["admin"].url
+
+    @property
+    def admin_metrics_url(self) -> str:
+        return self.members["admin"].metrics_url
+
+    @property
+    def gateway_metrics_urls(self) -> list[str]:
+        return [member.metrics_url for member in self._of("gateway")]
 
     @property
     def gateway_urls(self) -> list[str]:
@@ -287,6 +303,7 @@ class Cluster:
     def describe(self) -> str:
         lines = [
             f"  {'admin API':<12} {self.admin_url}/api/v1/templates   docs {self.admin_url}/docs"
+            f"   metrics {self.admin_metrics_url}"
         ]
         for member in self._of("gateway"):
             lines.append(f"  {member.name:<12} {member.url}/   metrics {member.metrics_url}")

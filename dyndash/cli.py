@@ -89,6 +89,12 @@ def cmd_renderer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics_url(settings: Settings) -> str:
+    if not settings.metrics_port:
+        return "off (DYNDASH_METRICS_PORT=0)"
+    return f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+
+
 async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> None:
     from dyndash.demo import seed_demo
     from dyndash_admin_api.app import create_app as create_admin_app
@@ -131,6 +137,7 @@ async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> N
                 f"  data API     {site}/api/v1/data/dashboard/1",
                 f"  admin API    {base}/api/v1/templates",
                 f"  API docs     {base}/docs",
+                f"  metrics      {_metrics_url(settings)}",
                 f"  events       curl -N -H 'X-API-Key: {secret}' {base}/api/v1/events",
                 f"  dev API key  {secret}",
                 "",
@@ -140,10 +147,12 @@ async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> N
     )
     # One in-process bus shared by both apps: a change is on the site as soon as it commits.
     bus = InProcessBus()
+    # The metrics registry is process-wide: the gateway's operator port serves both apps'.
+    admin_settings = settings.model_copy(update={"metrics_port": 0})
     servers = [
         uvicorn.Server(server_config(app, settings, host=host, port=app_port))
         for app, app_port in (
-            (create_admin_app(settings, bus=bus), port),
+            (create_admin_app(admin_settings, bus=bus), port),
             (create_gateway_app(settings, bus=bus), gateway_port),
         )
     ]

@@ -26,6 +26,7 @@ def _env(backend: Backend) -> dict[str, str]:
         "DATABASE_URL": settings.database_url,
         "DYNDASH_KEY_PEPPER": settings.key_pepper,
         "DYNDASH_REDIS_PREFIX": settings.redis_prefix,
+        "DYNDASH_METRICS_PORT": "0",
     }
     env.pop("REDIS_URL", None)
     if settings.redis_url:

@@ -56,6 +56,7 @@ async def test_database_down_is_503_not_500() -> None:
     settings = Settings(
         database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none",
         key_pepper=TEST_PEPPER,
+        metrics_port=0,
     )
     async with (
         serve(create_app(settings)) as base_url,

@@ -283,7 +283,7 @@ async def test_a_stopped_renderer_leaves_the_work_to_the_other(clients: Clients)
 
 async def test_each_instance_metrics_show_its_own_traffic(clients: Clients) -> None:
     cluster = clients.cluster
-    admin_metrics = f"{cluster.admin_url}/metrics"
+    admin_metrics = cluster.admin_metrics_url
     posts = {"handler": "/api/v1/templates", "method": "POST"}
     admin_before = counter(await clients.metrics(admin_metrics), "http_requests_total", **posts)
     await clients.create_page("traffic", "/traffic", "<p>traffic</p>")
@@ -293,7 +293,7 @@ async def test_each_instance_metrics_show_its_own_traffic(clients: Clients) -> N
     assert admin_after - admin_before == 1
 
     names = ("dyndash_page_requests_total", "dyndash_cache_requests_total")
-    urls = [f"{url}/metrics" for url in cluster.gateway_urls]
+    urls = cluster.gateway_metrics_urls
 
     async def counts() -> list[dict[str, float]]:
         return [{name: counter(await clients.metrics(url), name) for name in names} for url in urls]

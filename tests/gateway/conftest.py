@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.cluster import free_port
 from dyndash_admin_api.app import create_app as create_admin_app
 from dyndash_common.events import InProcessBus
 from dyndash_gateway.app import create_app as create_gateway_app
@@ -25,6 +26,9 @@ class Site:
     admin: Api
     web: httpx.AsyncClient
     front: GatewayFront
+    # The services' operator ports' /metrics, when started with `metered=True`.
+    admin_metrics: str = ""
+    web_metrics: str = ""
 
     @property
     def gateway(self) -> Gateway:
@@ -72,13 +76,24 @@ class Site:
 
 
 async def start_site(
-    backend: Backend, gateway_settings: dict[str, Any] | None = None
+    backend: Backend, gateway_settings: dict[str, Any] | None = None, *, metered: bool = False
 ) -> AsyncIterator[Site]:
+    """`metered`: each service opens an operator port of its own."""
     bus = InProcessBus() if backend.name == "sqlite" else None
+    admin_settings = backend.settings
     settings = backend.with_settings(**(gateway_settings or {})).settings
+    metrics: dict[str, str] = {}
+    if metered:
+        admin_port, web_port = free_port(), free_port()
+        admin_settings = admin_settings.model_copy(update={"metrics_port": admin_port})
+        settings = settings.model_copy(update={"metrics_port": web_port})
+        metrics = {
+            "admin_metrics": f"http://127.0.0.1:{admin_port}/metrics",
+            "web_metrics": f"http://127.0.0.1:{web_port}/metrics",
+        }
     front = create_gateway_app(settings, bus=bus)
     async with (
-        serve(create_admin_app(backend.settings, bus=bus), backend.settings) as admin_url,
+        serve(create_admin_app(admin_settings, bus=bus), admin_settings) as admin_url,
         serve(front, settings) as web_url,
         httpx.AsyncClient(
             base_url=admin_url, headers={"X-API-Key": ADMIN_SECRET}, timeout=10
@@ -86,7 +101,7 @@ async def start_site(
         httpx.AsyncClient(base_url=web_url, timeout=10) as web,
     ):
         await front.holder.state.gateway.ready()
-        yield Site(Api(admin_url, admin_client, backend), web, front)
+        yield Site(Api(admin_url, admin_client, backend), web, front, **metrics)
 
 
 SiteFactory = Callable[..., Awaitable[Site]]
@@ -95,4 +110,11 @@ SiteFactory = Callable[..., Awaitable[Site]]
 @pytest.fixture
 async def site(backend: Backend) -> AsyncIterator[Site]:
     async for running in start_site(backend):
+        yield running
+
+
+@pytest.fixture
+async def metered_site(backend: Backend) -> AsyncIterator[Site]:
+    """A site whose services serve /metrics on operator ports (`admin_metrics`, `web_metrics`)."""
+    async for running in start_site(backend, metered=True):
         yield running

@@ -58,6 +58,7 @@ class Servers:
     web_url: str
     serving: list[subprocess.Popen[bytes]]
     env: dict[str, str]
+    metrics_url: str
 
 
 def _env(backend: Backend) -> dict[str, str]:
@@ -70,6 +71,8 @@ def _env(backend: Backend) -> dict[str, str]:
         "DYNDASH_RENDER_TIMEOUT_SECONDS": str(RENDER_TIMEOUT),
         "DYNDASH_GATEWAY_RATE_LIMIT_REQUESTS": "0",
         "DYNDASH_LOG_LEVEL": "WARNING",
+        # Only the process serving the site opens an operator port (see `servers`).
+        "DYNDASH_METRICS_PORT": "0",
     }
     if settings.redis_url:
         env.update(REDIS_URL=settings.redis_url, DYNDASH_REDIS_PREFIX=settings.redis_prefix)
@@ -118,14 +121,22 @@ async def _up(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -
 @pytest.fixture
 async def servers(backend: Backend, tmp_path: Path) -> AsyncIterator[Servers]:
     env = _env(backend)
-    admin_port, web_port = free_port(), free_port()
+    admin_port, web_port, metrics_port = free_port(), free_port(), free_port()
     admin_url, web_url = f"http://127.0.0.1:{admin_port}", f"http://127.0.0.1:{web_port}"
+    # The gateway's operator port; under `dev` it serves the one process's metrics.
+    metered = {**env, "DYNDASH_METRICS_PORT": str(metrics_port)}
     if backend.name == "sqlite":
-        commands = [["dev", "--port", str(admin_port), "--gateway-port", str(web_port)]]
+        commands = [(["dev", "--port", str(admin_port), "--gateway-port", str(web_port)], metered)]
     else:
-        commands = [["admin", "--port", str(admin_port)], ["gateway", "--port", str(web_port)]]
+        commands = [
+            (["admin", "--port", str(admin_port)], env),
+            (["gateway", "--port", str(web_port)], metered),
+        ]
     with ExitStack() as stack:
-        started = [stack.enter_context(_running(command, env, tmp_path)) for command in commands]
+        started = [
+            stack.enter_context(_running(command, environment, tmp_path))
+            for command, environment in commands
+        ]
         await _up(f"{admin_url}/healthz", started[0])
         await _up(f"{web_url}/healthz", started[-1])
         async with (
@@ -134,7 +145,9 @@ async def servers(backend: Backend, tmp_path: Path) -> AsyncIterator[Servers]:
             ) as admin,
             httpx.AsyncClient(base_url=web_url, timeout=30) as web,
         ):
-            yield Servers(admin, web, web_url, started, env)
+            yield Servers(
+                admin, web, web_url, started, env, f"http://127.0.0.1:{metrics_port}/metrics"
+            )
 
 
 def _rss_mib(pid: int) -> float:
@@ -210,7 +223,7 @@ async def test_hostile_templates_cannot_hurt_the_serving_processes(servers: Serv
     late_by_kind: dict[str, float] = {}
     samples = 0.0
     for kind, source in HOSTILE.items():
-        lag_before = _lag_samples((await servers.web.get("/metrics")).text)
+        lag_before = _lag_samples((await servers.web.get(servers.metrics_url)).text)
         # Written harmless first, then made hostile by a PUT: on the embedded default the
         # change is warmed in-process as soon as it commits (the audit's `dyndash dev` crash).
         # The route without params is warmed after each change (in-process when embedded).
@@ -247,7 +260,7 @@ async def test_hostile_templates_cannot_hurt_the_serving_processes(servers: Serv
                 break
             await asyncio.sleep(0.05)
         assert status["data"]["render_status"] == "failed", (kind, status)
-        lag_after = _lag_samples((await servers.web.get("/metrics")).text)
+        lag_after = _lag_samples((await servers.web.get(servers.metrics_url)).text)
         samples += lag_after[0] - lag_before[0]
         late_by_kind[kind] = (lag_after[0] - lag_before[0]) - (lag_after[1] - lag_before[1])
 

@@ -1,6 +1,6 @@
 """Fixtures shared with the gateway and renderer tests."""
 
-from tests.gateway.conftest import site
+from tests.gateway.conftest import metered_site, site
 from tests.renderer.conftest import real_servers
 
-__all__ = ["real_servers", "site"]
+__all__ = ["metered_site", "real_servers", "site"]

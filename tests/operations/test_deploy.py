@@ -142,11 +142,22 @@ def test_cloudformation_services_have_the_seed_sizing_and_scaling() -> None:
     assert schemes == ["internal", "internet-facing"]
     assert of_type("AWS::RDS::DBInstance")
     assert of_type("AWS::ElastiCache::ReplicationGroup")
-    # Operator paths are not served to the internet.
-    (blocked,) = of_type("AWS::ElasticLoadBalancingV2::ListenerRule").values()
-    paths = blocked["Properties"]["Conditions"][0]["PathPatternConfig"]["Values"]
-    assert "/metrics" in paths
-    assert blocked["Properties"]["Actions"][0]["Type"] == "fixed-response"
+    # Metrics are off the ports the load balancers reach, not hidden by path rules (which
+    # match literal paths only): the scraper reaches 9100 alone, where every service serves them.
+    assert not of_type("AWS::ElasticLoadBalancingV2::ListenerRule")
+    ingress = of_type("AWS::EC2::SecurityGroupIngress").values()
+    scraped = {
+        (rule["Properties"]["FromPort"], rule["Properties"]["ToPort"])
+        for rule in ingress
+        if rule["Properties"].get("CidrIp") == {"Ref": "MetricsScraperCidr"}
+    }
+    assert scraped == {(9100, 9100)}
+    for name in ("GatewayTaskDefinition", "AdminTaskDefinition"):
+        (container,) = tasks[name]["Properties"]["ContainerDefinitions"]
+        environment = {item["Name"]: item["Value"] for item in container["Environment"]}
+        assert environment["DYNDASH_METRICS_HOST"] == "0.0.0.0", name
+        assert environment["DYNDASH_METRICS_PORT"] == "9100", name
+        assert {"ContainerPort": 9100, "Protocol": "tcp"} in container["PortMappings"], name
 
 
 def test_dockerfile_installs_as_ci_does_and_runs_unprivileged() -> None:

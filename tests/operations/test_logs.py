@@ -38,6 +38,7 @@ def _environment(postgres_url: str, prefix: str) -> dict[str, str]:
         "DYNDASH_BOOTSTRAP_API_KEY": ADMIN_SECRET,
         "DYNDASH_ACCESS_LOG": "true",
         "DYNDASH_LOG_LEVEL": "INFO",
+        "DYNDASH_METRICS_PORT": "0",
     }
 
 

@@ -1,5 +1,5 @@
-"""Each service's /metrics: its own traffic, cache layers, gauges read at scrape time, and
-output that `promtool check metrics` accepts."""
+"""Each service's /metrics (on its operator port): its own traffic, cache layers, gauges read
+at scrape time, and output that `promtool check metrics` accepts."""
 
 from __future__ import annotations
 
@@ -33,20 +33,21 @@ def value(exposition: str, name: str, **labels: str) -> float:
 
 
 async def test_gateway_metrics_count_its_pages_cache_layers_and_memory(
-    site: Site, backend: Backend
+    metered_site: Site, backend: Backend
 ) -> None:
+    site = metered_site
     await site.publish_page("/counted", "<p>counted</p>")
     # Gauges are process-wide: zero those this scrape must set, so an earlier one can't pass.
     for gauge in (L1_BYTES, L1_ENTRIES, REDIS_USED_MEMORY):
         gauge.set(0)
-    before = (await site.web.get("/metrics")).text
+    before = (await site.web.get(site.web_metrics)).text
     first = await site.page("/counted")
     second = await site.page("/counted")
     missing = await site.page("/nowhere")
     assert (first.status_code, second.status_code, missing.status_code) == (200, 200, 404)
     assert second.headers["x-cache"] == "HIT-L1"
     assert len(second.headers["x-request-id"]) == 16
-    response = await site.web.get("/metrics")
+    response = await site.web.get(site.web_metrics)
     after = response.text
     assert response.headers["content-type"].startswith("text/plain")
 
@@ -64,7 +65,7 @@ async def test_gateway_metrics_count_its_pages_cache_layers_and_memory(
         assert value(after, "dyndash_redis_used_memory_bytes") > 0
     # The JSON API goes through FastAPI and its instrumentator.
     await site.web.get("/api/v1/data/dashboard/999999")
-    api = (await site.web.get("/metrics")).text
+    api = (await site.web.get(site.web_metrics)).text
     assert (
         value(
             api,
@@ -78,12 +79,13 @@ async def test_gateway_metrics_count_its_pages_cache_layers_and_memory(
     promtool_check(api.encode())
 
 
-async def test_admin_metrics_count_api_requests_and_published_events(site: Site) -> None:
-    before = (await site.admin.client.get("/metrics")).text
+async def test_admin_metrics_count_api_requests_and_published_events(metered_site: Site) -> None:
+    site = metered_site
+    before = (await site.admin.client.get(site.admin_metrics)).text
     await site.admin.create_template("measured", "<p>m</p>")
     bad = await site.admin.client.post("/api/v1/templates", json={"name": ""})
     assert bad.status_code == 422
-    after = (await site.admin.client.get("/metrics")).text
+    after = (await site.admin.client.get(site.admin_metrics)).text
 
     def grew(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
@@ -127,17 +129,18 @@ async def test_request_ids_are_echoed_when_plain_and_replaced_when_not(site: Sit
 
 
 async def test_an_unexpected_error_is_a_clean_500_page_counted_and_traced(
-    site: Site, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    metered_site: Site, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    site = metered_site
     await site.publish_page("/broken", "<p>fine</p>")
 
     async def broken(*_args: object) -> None:
         raise RuntimeError("a bug, not a template error")
 
     monkeypatch.setattr(GatewayFront, "_page", broken)
-    before = (await site.web.get("/metrics")).text
+    before = (await site.web.get(site.web_metrics)).text
     response = await site.page("/broken", headers={"X-Request-ID": "bug-1"})
-    after = (await site.web.get("/metrics")).text
+    after = (await site.web.get(site.web_metrics)).text
     assert response.status_code == 500
     assert response.headers["x-request-id"] == "bug-1"
     assert "a bug" not in response.text  # no internals in the page

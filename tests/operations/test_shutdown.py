@@ -28,6 +28,7 @@ async def _start(command: str, database_url: str, port: int) -> asyncio.subproce
         "DYNDASH_KEY_PEPPER": TEST_PEPPER,
         "DYNDASH_BOOTSTRAP_API_KEY": ADMIN_SECRET,
         "DYNDASH_SHUTDOWN_TIMEOUT_SECONDS": str(SHUTDOWN_BOUND),
+        "DYNDASH_METRICS_PORT": "0",
     }
     env.pop("REDIS_URL", None)
     process = await asyncio.create_subprocess_exec(

@@ -78,8 +78,10 @@ def _settings(**values: Any) -> Settings:
         bootstrap_api_key=ADMIN_SECRET,
         key_pepper=TEST_PEPPER,
         outbox_sweep_interval_seconds=0.2,
-        # Workers started by tests serve no /metrics port (several share one process).
+        # Services and workers started by tests open no operator port (several share one
+        # process); a test that scrapes gives its service a free one.
         renderer_metrics_port=0,
+        metrics_port=0,
         **values,
     )
 

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     admin_port: int = Field(default=8001, ge=1, le=65535)
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=8000, ge=1, le=65535)
+    # The operator port: /metrics of a gateway or admin API, never on the public port (a proxy's
+    # literal path rules miss encoded variants). 9100 like a renderer's: each service runs in
+    # its own container. 0 turns it off.
+    metrics_port: int = Field(default=9100, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
     workers: int = Field(default=1, ge=1, le=64)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rate_limit_requests: int = Field(default=600, ge=1)

@@ -24,7 +24,9 @@ from dyndash_common.web import (
     RequestIdMiddleware,
     install_error_handlers,
     instrument_http,
+    operator_port,
     refine_document,
+    scrape,
 )
 
 
@@ -58,10 +60,15 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
         lag = asyncio.create_task(sample_loop_lag())
         app.state.runtime = runtime
         app.state.render_pool = pool
-        settle_heap()
+
+        async def metrics() -> bytes:
+            return await scrape(runtime.database, runtime.redis)
+
         try:
-            # Request state: the server protocol sets `draining` when a shutdown begins.
-            yield {DRAINING_STATE_KEY: asyncio.Event()}
+            async with operator_port(settings, metrics):
+                settle_heap()
+                # Request state: the server protocol sets `draining` when a shutdown begins.
+                yield {DRAINING_STATE_KEY: asyncio.Event()}
         finally:
             for task in (sweeper, lag):
                 task.cancel()

@@ -1,4 +1,7 @@
-"""The gateway's framework side: the dashboard data API, health and OpenAPI."""
+"""The gateway's framework side: the dashboard data API, live streams, health and OpenAPI.
+
+Metrics are not here: they are on the operator port (dyndash_common.web.operator).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,7 @@ from collections.abc import AsyncGenerator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
-from prometheus_client import CONTENT_TYPE_LATEST
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
 from dyndash_common.cache import CachedEntry
@@ -32,7 +34,6 @@ from dyndash_common.web import (
     guarded,
     header,
     presented_key,
-    scrape,
 )
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.responses import etag_matches, wants_gzip
@@ -180,16 +181,6 @@ async def live_dashboard(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-
-
-@router.get(
-    "/metrics", operation_id="metrics_scrape", tags=["health"], response_class=PlainTextResponse
-)
-async def metrics(request: Request) -> PlainTextResponse:
-    """Prometheus text format, this process only."""
-    gateway = _gateway(request)
-    body = await scrape(gateway.runtime.database, gateway.runtime.redis, gateway.memory)
-    return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
 
 
 class Liveness(BaseModel):

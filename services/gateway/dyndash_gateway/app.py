@@ -19,7 +19,9 @@ from dyndash_common.web import (
     RequestIdMiddleware,
     install_error_handlers,
     instrument_http,
+    operator_port,
     refine_document,
+    scrape,
 )
 from dyndash_gateway import api
 from dyndash_gateway.front import GatewayFront
@@ -35,10 +37,15 @@ def create_framework_app(
         gateway = Gateway(runtime, render_with)
         await gateway.start()
         app.state.gateway = gateway
-        settle_heap()
+
+        async def metrics() -> bytes:
+            return await scrape(runtime.database, runtime.redis, gateway.memory)
+
         try:
-            # Request state: the server protocol sets `draining` when a shutdown begins.
-            yield {DRAINING_STATE_KEY: asyncio.Event()}
+            async with operator_port(settings, metrics):
+                settle_heap()
+                # Request state: the server protocol sets `draining` when a shutdown begins.
+                yield {DRAINING_STATE_KEY: asyncio.Event()}
         finally:
             await gateway.stop()
             await runtime.close()

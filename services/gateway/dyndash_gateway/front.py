@@ -1,6 +1,6 @@
 """The hot path: pages, widget fragments and assets served by a raw ASGI handler.
 
-Everything else (the data API, live streams, health, metrics, OpenAPI) goes to the FastAPI
+Everything else (the data API, live streams, health, OpenAPI) goes to the FastAPI
 app behind it. Cached responses are sent from pre-built bytes with no framework in between.
 """
 
@@ -24,6 +24,7 @@ from dyndash_common.web import (
     client_address,
     first_segment,
     request_id_for,
+    sent_path,
 )
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.metrics import PAGE_REQUESTS, PAGE_SECONDS
@@ -75,7 +76,8 @@ class GatewayFront:
         self.holder = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or first_segment(scope["path"]) in FRAMEWORK_SEGMENTS:
+        # On the path as sent: `/%64ocs` is a page path (a 404), never the framework's `/docs`.
+        if scope["type"] != "http" or first_segment(sent_path(scope)) in FRAMEWORK_SEGMENTS:
             await self.framework(scope, receive, send)
             return
         path = scope["path"]

@@ -15,8 +15,14 @@ from dyndash_common.web.openapi import (
     refine_document,
     without_null,
 )
+from dyndash_common.web.operator import operator_port
 from dyndash_common.web.params import ID_DIGITS, MAX_ID, PathId
-from dyndash_common.web.paths import FRAMEWORK_SEGMENTS, RESERVED_SEGMENTS, first_segment
+from dyndash_common.web.paths import (
+    FRAMEWORK_SEGMENTS,
+    RESERVED_SEGMENTS,
+    first_segment,
+    sent_path,
+)
 from dyndash_common.web.readiness import dependency_checks
 from dyndash_common.web.streams import DRAINING_STATE_KEY, KEEPALIVE_SECONDS, draining, guarded
 
@@ -41,9 +47,11 @@ __all__ = [
     "header",
     "install_error_handlers",
     "instrument_http",
+    "operator_port",
     "presented_key",
     "refine_document",
     "request_id_for",
     "scrape",
+    "sent_path",
     "without_null",
 ]

@@ -1,4 +1,5 @@
-"""HTTP metrics for the FastAPI apps, and the /metrics body with gauges read at scrape time.
+"""HTTP metrics for the FastAPI apps, and the /metrics body (served on the operator port) with
+gauges read at scrape time.
 
 Each service runs one uvicorn worker per container (DYNDASH_WORKERS=1 in the deployments), so
 a scrape of a task sees that task's whole traffic; scale by tasks, not workers.
@@ -33,7 +34,7 @@ def _http_instrumentation() -> Callable[[metrics.Info], None]:
 
 
 # Event streams stay open for minutes: timed as requests they would swamp the latency figures.
-EXCLUDED_HANDLERS = ["/metrics", "/api/v1/events", "/live/.*"]
+EXCLUDED_HANDLERS = ["/api/v1/events", "/live/.*"]
 
 
 def instrument_http(app: Starlette) -> None:

@@ -1,16 +1,15 @@
-"""Liveness and readiness."""
+"""Liveness and readiness. Metrics are on the operator port (dyndash_common.web.operator)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from dyndash_admin_api.deps import RuntimeDep
-from dyndash_common.web import dependency_checks, scrape
+from dyndash_common.web import dependency_checks
 
 router = APIRouter(tags=["health"])
 
@@ -41,10 +40,3 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
     )
-
-
-@router.get("/metrics", operation_id="metrics_scrape", response_class=PlainTextResponse)
-async def metrics(runtime: RuntimeDep) -> PlainTextResponse:
-    """Prometheus text format, this process only."""
-    body = await scrape(runtime.database, runtime.redis)
-    return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
