@@ -22,12 +22,11 @@ from dyndash_common.web.middleware import request_id_for
 from dyndash_common.web.params import ID_DIGITS
 from dyndash_common.web.paths import FRAMEWORK_SEGMENTS, first_segment
 from dyndash_gateway.gateway import Gateway
-from dyndash_gateway.responses import send_entry, send_page, wants_gzip
+from dyndash_gateway.responses import send_entry, send_page
 from dyndash_gateway.service import Unservable
 
 MAX_QUERY_VALUE = 200
 log = logging.getLogger("dyndash.gateway")
-ASSET_TYPES = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
 IMMUTABLE = b"public, max-age=31536000, immutable"
 
 
@@ -163,9 +162,9 @@ class GatewayFront:
         await send_entry(
             send,
             served.entry,
-            cache=served.cache,
+            cache=served.cache.encode(),
             cache_control=cache_control,
-            gzip=wants_gzip(headers.get(b"accept-encoding", b"")),
+            accept_encoding=headers.get(b"accept-encoding", b""),
             if_none_match=headers.get(b"if-none-match", b""),
             head=head,
         )
@@ -288,9 +287,9 @@ class GatewayFront:
         await send_entry(
             send,
             entry,
-            cache="HIT-L1",
+            cache=b"HIT-L1",
             cache_control=IMMUTABLE,
-            gzip=wants_gzip(headers.get(b"accept-encoding", b"")),
+            accept_encoding=headers.get(b"accept-encoding", b""),
             if_none_match=headers.get(b"if-none-match", b""),
             head=head,
         )

@@ -1,4 +1,4 @@
-"""A cached response: its bytes in both encodings, produced once per render."""
+"""A cached response: its bytes in every encoding served, produced once per render."""
 
 from __future__ import annotations
 
@@ -8,15 +8,29 @@ import struct
 import time
 from dataclasses import dataclass, field
 
+import brotli
 import orjson
 
-_HEADER = struct.Struct("!III")
+# A format mark, so an entry written by an older release (no brotli body) reads as a miss
+# during a rolling deploy instead of being cut at the wrong offsets.
+_MAGIC = b"DDE2"
+_HEADER = struct.Struct("!4sIIII")
+# Quality 8 of 11: within a few per cent of 11's size at a fortieth of its time (about
+# 0.25 ms for an 11 KB page, paid once per render, in the process that renders).
+PAGE_QUALITY = 8
+# Built once per bundle and cached for a year: worth the slowest, smallest setting.
+BUNDLE_QUALITY = 11
+
+
+class StaleFormat(ValueError):
+    """The bytes are not an entry of this format."""
 
 
 @dataclass(frozen=True)
 class CachedEntry:
     body: bytes
     gzipped: bytes
+    brotli: bytes
     etag: str
     content_type: str
     created: float
@@ -28,12 +42,20 @@ class CachedEntry:
 
     @classmethod
     def build(
-        cls, body: bytes, content_type: str, ttl: int, *, status: int = 200, csp: str = ""
+        cls,
+        body: bytes,
+        content_type: str,
+        ttl: int,
+        *,
+        status: int = 200,
+        csp: str = "",
+        brotli_quality: int = PAGE_QUALITY,
     ) -> CachedEntry:
         digest = hashlib.blake2b(body, digest_size=12).hexdigest()
         return cls(
             body=body,
             gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+            brotli=brotli.compress(body, quality=brotli_quality),
             etag=f'"{digest}"',
             content_type=content_type,
             created=time.time(),
@@ -44,7 +66,7 @@ class CachedEntry:
 
     @property
     def size(self) -> int:
-        return len(self.body) + len(self.gzipped) + 256
+        return len(self.body) + len(self.gzipped) + len(self.brotli) + 256
 
     def fresh(self, now: float) -> bool:
         return now - self.created < self.ttl
@@ -60,19 +82,28 @@ class CachedEntry:
                 "csp": self.csp,
             }
         )
-        return (
-            _HEADER.pack(len(meta), len(self.body), len(self.gzipped))
-            + meta
-            + self.body
-            + self.gzipped
+        lengths = (len(meta), len(self.body), len(self.gzipped), len(self.brotli))
+        return b"".join(
+            (
+                _HEADER.pack(_MAGIC, *lengths),
+                meta,
+                self.body,
+                self.gzipped,
+                self.brotli,
+            )
         )
 
     @classmethod
     def decode(cls, raw: bytes) -> CachedEntry:
-        meta_length, body_length, gzip_length = _HEADER.unpack_from(raw)
+        if len(raw) < _HEADER.size or not raw.startswith(_MAGIC):
+            raise StaleFormat("not a cached entry of this format")
+        _, meta_length, body_length, gzip_length, brotli_length = _HEADER.unpack_from(raw)
         start = _HEADER.size
         meta = orjson.loads(raw[start : start + meta_length])
         start += meta_length
         body = raw[start : start + body_length]
-        gzipped = raw[start + body_length : start + body_length + gzip_length]
-        return cls(body=body, gzipped=gzipped, origin="l2", **meta)
+        start += body_length
+        gzipped = raw[start : start + gzip_length]
+        start += gzip_length
+        compressed = raw[start : start + brotli_length]
+        return cls(body=body, gzipped=gzipped, brotli=compressed, origin="l2", **meta)
