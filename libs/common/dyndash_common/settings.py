@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    # The gateway's HTTP server (dyndash.server): granian by measurement (bench/gateway.py);
+    # uvicorn answers the edge refusals with our JSON envelope (README, Security).
+    gateway_server: Literal["granian", "uvicorn"] = "granian"
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rate_limit_requests: int = Field(default=600, ge=1)
     rate_limit_window_seconds: int = Field(default=60, ge=1)
