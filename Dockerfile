@@ -28,5 +28,6 @@ ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 DYNDASH_ENV=production \
 USER dyndash
 # 9100: /metrics of whichever service the container runs (one service per container).
 EXPOSE 8000 8001 9100
-# Overridden per service: `dyndash admin`, `dyndash renderer`, `dyndash migrate`.
+# Overridden per service: `dyndash admin`, `dyndash renderer`, `dyndash migrate`. The gateway
+# serves on granian inside this one process (DYNDASH_GATEWAY_SERVER=uvicorn switches back).
 CMD ["dyndash", "gateway", "--port", "8000"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from tests.utils.services import REDIS_URL
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wait_http(url: str, seconds: float = 30) -> None:
+def wait_http(url: str, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -97,6 +98,66 @@ def uvicorn(app: str, port: int) -> list[str]:
     ]
 
 
+def granian(app: str, port: int) -> list[str]:
+    """The same server settings as the shipped gateway's (dyndash.granian_server)."""
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--http",
+        "1",
+        "--no-ws",
+        "--loop",
+        "uvloop",
+        "--task-impl",
+        "asyncio",
+        "--log-level",
+        "warning",
+        app,
+    ]
+
+
+def nginx(directory: Path, body_file: Path, port: int) -> list[str] | None:
+    """nginx serving `body_file` at every path, one worker, no access log; None when nginx is
+    not installed."""
+    binary = shutil.which("nginx") or next(
+        (path for path in ("/usr/sbin/nginx",) if Path(path).exists()), None
+    )
+    if binary is None:
+        return None
+    config = directory / "nginx.conf"
+    config.write_text(
+        f"""
+worker_processes 1;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    keepalive_requests 100000;
+    client_body_temp_path {directory};
+    proxy_temp_path {directory};
+    fastcgi_temp_path {directory};
+    uwsgi_temp_path {directory};
+    scgi_temp_path {directory};
+    server {{
+        listen 127.0.0.1:{port};
+        root {body_file.parent};
+        default_type "text/html; charset=utf-8";
+        location / {{ try_files /{body_file.name} =404; }}
+    }}
+}}
+"""
+    )
+    return [binary, "-p", str(directory), "-c", str(config), "-g", "daemon off; user root;"]
+
+
 def dyndash(command: str, port: int) -> list[str]:
     return [sys.executable, "-m", "dyndash.cli", command, "--port", str(port)]
 
@@ -117,9 +178,24 @@ def _milliseconds(text: str) -> float:
     return float(value) * _UNITS[unit]
 
 
-def wrk(url: str, *, seconds: int, connections: int, threads: int = 1) -> Load:
+def wrk(
+    url: str,
+    *,
+    seconds: int,
+    connections: int,
+    threads: int = 1,
+    headers: Sequence[str] = (),
+) -> Load:
     output = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            *(argument for header in headers for argument in ("-H", header)),
+            url,
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
-from dyndash.server import run, server_config
+from dyndash.server import run, run_gateway, serve_gateway, server_config
 from dyndash_common.apikeys import SCOPES, create_key, ensure_key
 from dyndash_common.db import Database, create_engine, upgrade, utcnow
 from dyndash_common.events import follow
@@ -60,12 +60,22 @@ def cmd_admin(args: argparse.Namespace) -> int:
 
 def cmd_gateway(args: argparse.Namespace) -> int:
     settings = get_settings()
-    return _serve(
-        "gateway",
+    if settings.gateway_server == "granian" and settings.workers > 1:
+        # One process per container is the deployment; granian runs inside that process.
+        print(
+            "DYNDASH_WORKERS > 1 needs DYNDASH_GATEWAY_SERVER=uvicorn: granian serves the "
+            "gateway inside its own process",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging("gateway", settings.log_level)
+    run_gateway(
         "dyndash_gateway.app:create_app",
-        args.host or settings.gateway_host,
-        args.port or settings.gateway_port,
+        settings,
+        host=args.host or settings.gateway_host,
+        port=args.port or settings.gateway_port,
     )
+    return 0
 
 
 def _saved_dev_key() -> str | None:
@@ -149,14 +159,17 @@ async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> N
     bus = InProcessBus()
     # The metrics registry is process-wide: the gateway's operator port serves both apps'.
     admin_settings = settings.model_copy(update={"metrics_port": 0})
-    servers = [
-        uvicorn.Server(server_config(app, settings, host=host, port=app_port))
-        for app, app_port in (
-            (create_admin_app(admin_settings, bus=bus), port),
-            (create_gateway_app(settings, bus=bus), gateway_port),
-        )
-    ]
-    await asyncio.gather(*(server.serve() for server in servers))
+    admin = uvicorn.Server(
+        server_config(create_admin_app(admin_settings, bus=bus), settings, host=host, port=port)
+    )
+    # uvicorn takes Ctrl-C; the gateway stops with it.
+    stop = asyncio.Event()
+    serving = asyncio.create_task(admin.serve())
+    serving.add_done_callback(lambda _: stop.set())
+    gateway = create_gateway_app(settings, bus=bus)
+    await asyncio.gather(
+        serving, serve_gateway(gateway, settings, host=host, port=gateway_port, stop=stop)
+    )
 
 
 def cmd_dev(args: argparse.Namespace) -> int:

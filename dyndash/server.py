@@ -1,25 +1,31 @@
-"""The HTTP server of the admin API and the gateway: uvicorn, with our limits at its edge.
+"""The HTTP servers of the admin API and the gateway, with our limits at their edge.
 
-Everything a request meets before our application code is set here, from settings, in one
-place: header size and header time caps, the error page of requests that are not HTTP, the
-graceful-shutdown bound, and telling open streams to end when a shutdown begins. uvicorn's
-own proxy-header handling is off: the client address is chosen by dyndash_common.web.clients
-from DYNDASH_TRUSTED_PROXIES, the same way for every limiter.
+The admin API runs on uvicorn; the gateway on granian (dyndash.granian_server) unless
+DYNDASH_GATEWAY_SERVER=uvicorn. Everything a request meets before our application code is set
+here, from settings, in one place: header size and header time caps, the error page of
+requests that are not HTTP, the graceful-shutdown bound, and telling open streams to end when
+a shutdown begins. uvicorn's own proxy-header handling is off: the client address is chosen by
+dyndash_common.web.clients from DYNDASH_TRUSTED_PROXIES, the same way for every limiter.
 """
 
 from __future__ import annotations
 
 import asyncio
 import http
+import importlib
+import signal
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import uvicorn
+import uvloop
+from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 from uvicorn.supervisors import Multiprocess
 
+from dyndash import granian_server
 from dyndash_common.envelope import failure
 from dyndash_common.settings import Settings
 from dyndash_common.web import DRAINING_STATE_KEY
@@ -206,3 +212,49 @@ def run(config: ServerConfig) -> None:
         Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:
         uvicorn.Server(config).run()
+
+
+def _load(target: str) -> ASGIApp:
+    """The app made by a `module:factory` string."""
+    module, _, name = target.partition(":")
+    app: ASGIApp = getattr(importlib.import_module(module), name)()
+    return app
+
+
+def run_gateway(target: str, settings: Settings, *, host: str, port: int) -> None:
+    """The gateway made by `target` (a `module:factory`), on the server the settings choose,
+    until SIGTERM/SIGINT."""
+    if settings.gateway_server == "uvicorn":
+        run(
+            server_config(
+                target, settings, host=host, port=port, factory=True, workers=settings.workers
+            )
+        )
+        return
+    app = _load(target)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await granian_server.serve(app, settings, host=host, port=port, stop=stop)
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
+
+
+async def serve_gateway(
+    app: ASGIApp, settings: Settings, *, host: str, port: int, stop: asyncio.Event
+) -> None:
+    """The gateway in the running event loop until `stop` is set (`dyndash dev`)."""
+    if settings.gateway_server == "granian":
+        await granian_server.serve(app, settings, host=host, port=port, stop=stop)
+        return
+    server = uvicorn.Server(server_config(app, settings, host=host, port=port))
+    serving = asyncio.create_task(server.serve())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    server.should_exit = True
+    await serving

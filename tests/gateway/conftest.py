@@ -94,7 +94,7 @@ async def start_site(
     front = create_gateway_app(settings, bus=bus)
     async with (
         serve(create_admin_app(admin_settings, bus=bus), admin_settings) as admin_url,
-        serve(front, settings) as web_url,
+        serve(front, settings, settings.gateway_server) as web_url,
         httpx.AsyncClient(
             base_url=admin_url, headers={"X-API-Key": ADMIN_SECRET}, timeout=10
         ) as admin_client,

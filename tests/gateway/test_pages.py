@@ -6,6 +6,7 @@ import asyncio
 import gzip
 from ipaddress import ip_network
 
+import brotli
 import httpx
 import pytest
 
@@ -38,8 +39,8 @@ async def test_unknown_path_is_a_404_page_and_post_is_405(site: Site) -> None:
 
 async def test_cache_headers_etag_and_gzip(site: Site) -> None:
     await site.publish_page("/cached", "<p>{{ 'hello' }}</p>")
-    first = await site.page("/cached")
-    second = await site.page("/cached")
+    first = await site.page("/cached", headers={"Accept-Encoding": "identity"})
+    second = await site.page("/cached", headers={"Accept-Encoding": "identity"})
     # Embedded, the gateway may already have pre-rendered the page from the route's event.
     assert first.headers["x-cache"] in ("MISS", "HIT-L1")
     assert second.headers["x-cache"] == "HIT-L1"
@@ -48,7 +49,9 @@ async def test_cache_headers_etag_and_gzip(site: Site) -> None:
     assert first.headers["x-content-type-options"] == "nosniff"
     assert "frame-ancestors 'none'" in first.headers["content-security-policy"]
     assert "script-src 'self' 'nonce-" in first.headers["content-security-policy"]
-    revalidated = await site.page("/cached", headers={"If-None-Match": first.headers["etag"]})
+    revalidated = await site.page(
+        "/cached", headers={"If-None-Match": first.headers["etag"], "Accept-Encoding": "identity"}
+    )
     assert revalidated.status_code == 304
     assert revalidated.content == b""
     async with site.web.stream("GET", "/cached", headers={"Accept-Encoding": "gzip"}) as raw:
@@ -56,6 +59,16 @@ async def test_cache_headers_etag_and_gzip(site: Site) -> None:
     assert raw.headers["content-encoding"] == "gzip"
     assert gzip.decompress(body) == b"<p>hello</p>"
     assert raw.headers["etag"].endswith('-gz"')
+    both = {"Accept-Encoding": "gzip, deflate, br"}
+    async with site.web.stream("GET", "/cached", headers=both) as raw:
+        body = b"".join([chunk async for chunk in raw.aiter_raw()])
+    assert raw.headers["content-encoding"] == "br"
+    assert brotli.decompress(body) == b"<p>hello</p>"
+    assert raw.headers["etag"].endswith('-br"')
+    br_etag = raw.headers["etag"]
+    revalidated = await site.page("/cached", headers={**both, "If-None-Match": br_etag})
+    assert revalidated.status_code == 304
+    assert revalidated.headers["etag"] == br_etag
     refused = await site.page("/cached", headers={"Accept-Encoding": "gzip;q=0, identity"})
     assert "content-encoding" not in refused.headers
     head = await site.web.head("/cached", headers={"Accept-Encoding": "identity"})
@@ -119,9 +132,12 @@ async def test_route_changes_and_deactivation(site: Site) -> None:
     assert gone.status_code == 404
 
 
-async def test_assets_are_content_hashed_and_immutable(site: Site) -> None:
+async def test_assets_are_content_hashed_minified_and_immutable(site: Site) -> None:
     template = await site.admin.create_template(
-        "styled", "<link href=\"{{ asset_url('css') }}\">", css_content="p{color:red}"
+        "styled",
+        "<link href=\"{{ asset_url('css') }}\"><script src=\"{{ asset_url('js') }}\"></script>",
+        css_content="/* brand */\np {\n  color : red ;\n}\n",
+        js_content="// greet\nfunction greet ( name ) {\n  return 'hi ' + name ;\n}\n",
     )
     await site.admin.client.post(
         "/api/v1/routes", json={"path": "/styled", "template_id": template["id"]}
@@ -130,9 +146,13 @@ async def test_assets_are_content_hashed_and_immutable(site: Site) -> None:
     href = page.text.split('"')[1]
     assert href.startswith("/assets/")
     assert href.endswith(".css")
-    asset = await site.page(href)
+    asset = await site.page(href, headers={"Accept-Encoding": "identity"})
     assert asset.status_code == 200
     assert asset.text == "p{color:red}"
+    script = await site.page(page.text.split('"')[3], headers={"Accept-Encoding": "br"})
+    assert script.headers["content-encoding"] == "br"
+    assert script.text == "function greet(name){return'hi '+name;}"
+    assert script.headers["etag"].endswith('-br"')
     assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert asset.headers["content-type"] == "text/css; charset=utf-8"
     assert (await site.page("/assets/0000.css")).status_code == 404
@@ -182,6 +202,22 @@ async def test_dashboard_data_api(site: Site) -> None:
         f"/api/v1/data/dashboard/{private['id']}", headers={"X-API-Key": reader}
     )
     assert allowed.status_code == 200
+    # The data route sends cached entries exactly as pages are sent: one response for both.
+    for coding, suffix in (("identity", '"'), ("gzip", '-gz"'), ("br", '-br"')):
+        encoded = await site.page(
+            f"/api/v1/data/dashboard/{public['id']}", headers={"Accept-Encoding": coding}
+        )
+        assert encoded.json()["data"] == body["data"]
+        assert encoded.headers["etag"].endswith(suffix)
+        assert encoded.headers.get("content-encoding", "identity") == coding
+        assert "Accept-Encoding" in encoded.headers["vary"]
+        assert encoded.headers["cache-control"] == "public, no-cache"
+        assert encoded.headers.get_list("x-content-type-options") == ["nosniff"]
+        unchanged = await site.page(
+            f"/api/v1/data/dashboard/{public['id']}",
+            headers={"Accept-Encoding": coding, "If-None-Match": encoded.headers["etag"]},
+        )
+        assert unchanged.status_code == 304
     missing = await site.page("/api/v1/data/dashboard/999")
     assert missing.status_code == 404
     assert missing.json()["data"]["code"] == "not_found"

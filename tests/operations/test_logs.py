@@ -108,9 +108,16 @@ def redis_prefix() -> Iterator[str]:
     asyncio.run(delete_redis_prefix(prefix))
 
 
-@pytest.mark.parametrize(("service", "command"), [("admin_api", "admin"), ("gateway", "gateway")])
+@pytest.mark.parametrize(
+    ("service", "command", "server"),
+    [
+        ("admin_api", "admin", "uvicorn"),
+        ("gateway", "gateway", "uvicorn"),
+        ("gateway", "gateway", "granian"),
+    ],
+)
 def test_http_service_logs_are_seed_json_with_request_ids(
-    postgres_url: str, redis_prefix: str, service: str, command: str
+    postgres_url: str, redis_prefix: str, service: str, command: str, server: str
 ) -> None:
     port = free_port()
     request_id = f"trace-{uuid.uuid4().hex}"
@@ -128,15 +135,18 @@ def test_http_service_logs_are_seed_json_with_request_ids(
 
     lines = _run_until(
         [command, "--host", "127.0.0.1", "--port", str(port)],
-        _environment(postgres_url, redis_prefix),
+        {**_environment(postgres_url, redis_prefix), "DYNDASH_GATEWAY_SERVER": server},
         "Application startup complete",
         exercise,
     )
     records = _parsed(lines, service)
     loggers = {record["details"].get("logger") for record in records}
-    assert {"uvicorn.error", "uvicorn.access"} <= loggers, loggers
-    access = [r for r in records if r["details"].get("logger") == "uvicorn.access"]
+    server_loggers = {"uvicorn": {"uvicorn.error"}, "granian": {"granian.error", "_granian"}}
+    assert {*server_loggers[server], f"{server}.access"} <= loggers, loggers
+    access = [r for r in records if r["details"].get("logger") == f"{server}.access"]
     assert any(r["details"].get("request_id") == request_id for r in access), access
+    events = {record["event"] for record in records}
+    assert {"Application startup complete.", "Application shutdown complete."} <= events
 
 
 def test_renderer_logs_are_seed_json_including_arq_lines(

@@ -11,19 +11,26 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
+from starlette.types import Receive, Scope, Send
 
 from devtools.cluster import free_port
+from dyndash import granian_server
 from dyndash_admin_api.operations.dashboards import create_dashboard
 from dyndash_common.changes import change
 from dyndash_common.runtime import build_runtime
+from dyndash_common.settings import Settings
 from tests.utils.backends import ADMIN_SECRET, TEST_PEPPER, sqlite_backend
 
 SHUTDOWN_BOUND = 3
 
 
-async def _start(command: str, database_url: str, port: int) -> asyncio.subprocess.Process:
+async def _start(
+    command: str, database_url: str, port: int, server: str = "uvicorn"
+) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
+        "DYNDASH_GATEWAY_SERVER": server,
         "DATABASE_URL": database_url,
         "DYNDASH_KEY_PEPPER": TEST_PEPPER,
         "DYNDASH_BOOTSTRAP_API_KEY": ADMIN_SECRET,
@@ -78,7 +85,8 @@ async def _stop(process: asyncio.subprocess.Process) -> tuple[float, list[str]]:
     return loop.time() - started, [json.loads(line)["event"] for line in rest.splitlines()]
 
 
-async def test_gateway_ends_live_streams_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+async def test_gateway_ends_live_streams_on_sigterm(tmp_path: Path, server: str) -> None:
     backend = await sqlite_backend(tmp_path)
     runtime = build_runtime(backend.settings)
     async with change(runtime) as changes:
@@ -87,7 +95,7 @@ async def test_gateway_ends_live_streams_on_sigterm(tmp_path: Path) -> None:
         )
     await runtime.close()
     port = free_port()
-    process = await _start("gateway", backend.settings.database_url, port)
+    process = await _start("gateway", backend.settings.database_url, port, server)
     opened = asyncio.Event()
     reading = asyncio.create_task(
         _stream(f"http://127.0.0.1:{port}/live/dashboards/{dashboard.id}", opened)
@@ -123,3 +131,47 @@ async def test_admin_shutdown_is_bounded_even_by_a_request_that_never_finishes(
     assert await asyncio.wait_for(reading, 5) == ["closing"]
     assert "stream_ended" in logged
     assert "Application shutdown complete." in logged
+
+
+async def test_granian_shutdown_is_bounded_even_by_a_request_that_never_finishes() -> None:
+    """The gateway's granian runner: streams are told first, a request that never finishes is
+    cancelled at the bound, and the lifespan cleanup runs after it."""
+    happened: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            happened.append("cleanup")
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"...", "more_body": True})
+        try:
+            await asyncio.Event().wait()
+        finally:
+            happened.append("cancelled")
+
+    port = free_port()
+    stop = asyncio.Event()
+    settings = Settings(shutdown_timeout_seconds=1)
+    serving = asyncio.create_task(
+        granian_server.serve(app, settings, host="127.0.0.1", port=port, stop=stop)
+    )
+    async with httpx.AsyncClient() as client:
+        for _ in range(500):
+            try:
+                stream = client.stream("GET", f"http://127.0.0.1:{port}/", timeout=10)
+                response = await stream.__aenter__()
+                break
+            except httpx.ConnectError:
+                await asyncio.sleep(0.01)
+        assert response.status_code == 200
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        stop.set()
+        await asyncio.wait_for(serving, 10)
+        took = loop.time() - started
+        await stream.__aexit__(None, None, None)
+    assert 0.9 < took < 3
+    assert happened == ["cancelled", "cleanup"]

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=9100, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
     workers: int = Field(default=1, ge=1, le=64)
+    # The gateway's HTTP server (dyndash.server): granian by measurement (bench/gateway.py);
+    # uvicorn answers the edge refusals with our JSON envelope (README, Security).
+    gateway_server: Literal["granian", "uvicorn"] = "granian"
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rate_limit_requests: int = Field(default=600, ge=1)
     rate_limit_window_seconds: int = Field(default=60, ge=1)

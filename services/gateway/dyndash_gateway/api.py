@@ -36,7 +36,7 @@ from dyndash_common.web import (
     presented_key,
 )
 from dyndash_gateway.gateway import Gateway
-from dyndash_gateway.responses import etag_matches, wants_gzip
+from dyndash_gateway.responses import EntryResponse, entry_response
 
 router = APIRouter()
 
@@ -111,19 +111,16 @@ async def dashboard_data(
         ) from None
     if served is None:
         raise NotFound(f"dashboard {dashboard_id} does not exist")
-    entry = served.entry
-    headers = {
-        "ETag": entry.etag,
-        "Cache-Control": "public, no-cache" if dashboard.is_public else "private, no-cache",
-        "Vary": "Accept-Encoding",
-        "X-Cache": served.cache,
-    }
-    if etag_matches((if_none_match or "").encode(), entry.etag):
-        return Response(status_code=304, headers=headers)
-    if wants_gzip(request.headers.get("accept-encoding", "").encode()):
-        headers["Content-Encoding"] = "gzip"
-        return Response(entry.gzipped, media_type=entry.content_type, headers=headers)
-    return Response(entry.body, media_type=entry.content_type, headers=headers)
+    visibility = b"public" if dashboard.is_public else b"private"
+    return EntryResponse(
+        *entry_response(
+            served.entry,
+            cache=served.cache.encode(),
+            cache_control=visibility + b", no-cache",
+            accept_encoding=request.headers.get("accept-encoding", "").encode("latin-1"),
+            if_none_match=request.headers.get("if-none-match", "").encode("latin-1"),
+        )
+    )
 
 
 async def _authorise_dashboard(

@@ -28,7 +28,7 @@ from dyndash_common.web import (
 )
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.metrics import PAGE_REQUESTS, PAGE_SECONDS
-from dyndash_gateway.responses import send_entry, send_page, wants_gzip
+from dyndash_gateway.responses import send_entry, send_page
 
 MAX_QUERY_VALUE = 200
 log = logging.getLogger("dyndash.gateway")
@@ -171,9 +171,9 @@ class GatewayFront:
         await send_entry(
             send,
             served.entry,
-            cache=served.cache,
+            cache=served.cache.encode(),
             cache_control=cache_control,
-            gzip=wants_gzip(headers.get(b"accept-encoding", b"")),
+            accept_encoding=headers.get(b"accept-encoding", b""),
             if_none_match=headers.get(b"if-none-match", b""),
             head=head,
         )
@@ -296,9 +296,9 @@ class GatewayFront:
         await send_entry(
             send,
             entry,
-            cache="HIT-L1",
+            cache=b"HIT-L1",
             cache_control=IMMUTABLE,
-            gzip=wants_gzip(headers.get(b"accept-encoding", b"")),
+            accept_encoding=headers.get(b"accept-encoding", b""),
             if_none_match=headers.get(b"if-none-match", b""),
             head=head,
         )

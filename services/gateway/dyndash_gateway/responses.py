@@ -4,73 +4,155 @@ from __future__ import annotations
 
 from html import escape
 
+from starlette.responses import Response
 from starlette.types import Send
 
 from dyndash_common.cache import CachedEntry
+from dyndash_common.web import NOSNIFF
 
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
-    (b"x-content-type-options", b"nosniff"),
+    NOSNIFF,
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
     (b"x-frame-options", b"DENY"),
 ]
 VARY = (b"vary", b"Accept-Encoding")
 
 
-def wants_gzip(accept_encoding: bytes) -> bool:
-    if b"gzip" not in accept_encoding:
-        return False
-    for part in accept_encoding.split(b","):
-        coding, _, parameters = part.strip().partition(b";")
-        if coding.strip() in (b"gzip", b"*"):
-            return parameters.replace(b" ", b"") not in (b"q=0", b"q=0.0", b"q=0.00", b"q=0.000")
-    return False
+# When q-values tie, the smaller body wins.
+PREFERENCE = ("br", "gzip", "identity")
+CONTENT_ENCODING = {"br": b"br", "gzip": b"gzip"}
+TAG_SUFFIX = {"identity": "", "gzip": "-gz", "br": "-br"}
+# Browsers send a handful of distinct Accept-Encoding values: each is parsed once.
+MAX_REMEMBERED_HEADERS = 256
+UNLISTED_IDENTITY = 0.001
+_chosen: dict[bytes, str] = {}
 
 
-def etag_matches(if_none_match: bytes, etag: str) -> bool:
+def choose_encoding(accept_encoding: bytes) -> str:
+    """br, gzip or identity, by the header's q-values (RFC 9110 12.5.3)."""
+    if not accept_encoding:
+        return "identity"
+    chosen = _chosen.get(accept_encoding)
+    if chosen is None:
+        if len(_chosen) >= MAX_REMEMBERED_HEADERS:
+            _chosen.clear()
+        chosen = _chosen[accept_encoding] = _parse(accept_encoding)
+    return chosen
+
+
+def _parse(accept_encoding: bytes) -> str:
+    weights: dict[str, float] = {}
+    for part in accept_encoding.decode("latin-1").lower().split(","):
+        coding, *parameters = (piece.strip() for piece in part.split(";"))
+        weight = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+                # NaN and out-of-range values are not q-values: nothing is accepted by them.
+                weight = weight if 0.0 <= weight <= 1.0 else 0.0
+        if coding:
+            weights.setdefault(coding, weight)
+    anything = weights.get("*")
+
+    def weight_of(coding: str) -> float:
+        if coding in weights:
+            return weights[coding]
+        if anything is not None:
+            return anything
+        # Unlisted identity is acceptable (RFC 9110) but not preferred over a listed coding.
+        return UNLISTED_IDENTITY if coding == "identity" else 0.0
+
+    best = max(PREFERENCE, key=lambda coding: (weight_of(coding), -PREFERENCE.index(coding)))
+    # A client refusing every coding we have still gets the plain body: a 406 helps nobody.
+    return best if weight_of(best) > 0 else "identity"
+
+
+def etag_of(entry: CachedEntry, encoding: str) -> bytes:
+    """Each encoding is its own representation, with its own strong validator."""
+    suffix = TAG_SUFFIX[encoding]
+    return (entry.etag[:-1] + suffix + '"' if suffix else entry.etag).encode()
+
+
+def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
     if not if_none_match:
         return False
     if if_none_match.strip() == b"*":
         return True
-    tag = etag.encode()
-    gzip_tag = tag[:-1] + b'-gz"'
-    for candidate in if_none_match.split(b","):
-        value = candidate.strip().removeprefix(b"W/")
-        if value in (tag, gzip_tag):
-            return True
-    return False
+    return any(
+        candidate.strip().removeprefix(b"W/") == etag for candidate in if_none_match.split(b",")
+    )
+
+
+def entry_response(
+    entry: CachedEntry,
+    *,
+    cache: bytes,
+    cache_control: bytes,
+    accept_encoding: bytes,
+    if_none_match: bytes,
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, headers and body of a cached entry for one request: the one response of the
+    raw front and the data route alike. The header list is new each time (callers append)."""
+    encoding = choose_encoding(accept_encoding)
+    etag = etag_of(entry, encoding)
+    headers = [
+        (b"etag", etag),
+        (b"cache-control", cache_control),
+        VARY,
+        (b"x-cache", cache),
+        *SECURITY_HEADERS,
+    ]
+    if entry.csp:
+        headers.append((b"content-security-policy", entry.csp.encode()))
+    if etag_matches(if_none_match, etag):
+        return 304, headers, b""
+    if encoding == "br":
+        body = entry.brotli
+    elif encoding == "gzip":
+        body = entry.gzipped
+    else:
+        body = entry.body
+    headers.append((b"content-type", entry.content_type.encode()))
+    headers.append((b"content-length", str(len(body)).encode()))
+    if encoding in CONTENT_ENCODING:
+        headers.append((b"content-encoding", CONTENT_ENCODING[encoding]))
+    return (entry.status, headers, body)
 
 
 async def send_entry(
     send: Send,
     entry: CachedEntry,
     *,
-    cache: str,
+    cache: bytes,
     cache_control: bytes,
-    gzip: bool,
+    accept_encoding: bytes,
     if_none_match: bytes,
     head: bool,
 ) -> None:
-    etag = entry.etag if not gzip else entry.etag[:-1] + '-gz"'
-    headers = [
-        (b"etag", etag.encode()),
-        (b"cache-control", cache_control),
-        VARY,
-        (b"x-cache", cache.encode()),
-        *SECURITY_HEADERS,
-    ]
-    if entry.csp:
-        headers.append((b"content-security-policy", entry.csp.encode()))
-    if etag_matches(if_none_match, entry.etag):
-        await send({"type": "http.response.start", "status": 304, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
-        return
-    body = entry.gzipped if gzip else entry.body
-    headers.append((b"content-type", entry.content_type.encode()))
-    headers.append((b"content-length", str(len(body)).encode()))
-    if gzip:
-        headers.append((b"content-encoding", b"gzip"))
-    await send({"type": "http.response.start", "status": entry.status, "headers": headers})
+    status, headers, body = entry_response(
+        entry,
+        cache=cache,
+        cache_control=cache_control,
+        accept_encoding=accept_encoding,
+        if_none_match=if_none_match,
+    )
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+class EntryResponse(Response):
+    """The same response through the framework (the data route), whose RequestIdMiddleware
+    adds `nosniff` to every response itself."""
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status_code = status
+        self.body = body
+        self.background = None
+        self.raw_headers = [header for header in headers if header != NOSNIFF]
 
 
 async def send_page(

@@ -12,7 +12,7 @@ import time
 
 from redis.asyncio import Redis
 
-from dyndash_common.cache.entry import CachedEntry
+from dyndash_common.cache.entry import CachedEntry, StaleFormat
 
 log = logging.getLogger("dyndash.cache")
 
@@ -65,7 +65,12 @@ class RedisStore:
             self._failed("get", error)
             return None
         self._succeeded()
-        return CachedEntry.decode(raw) if raw else None
+        if not raw:
+            return None
+        try:
+            return CachedEntry.decode(raw)
+        except StaleFormat:
+            return None  # written by an older release: render it anew
 
     async def put(self, key: str, entry: CachedEntry) -> None:
         if not self.available:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dyndash_common.web.clients import client_address
 from dyndash_common.web.errors import install_error_handlers
 from dyndash_common.web.instrumentation import instrument_http, scrape
-from dyndash_common.web.middleware import BodyLimitMiddleware, RequestIdMiddleware, request_id_for
+from dyndash_common.web.middleware import (
+    NOSNIFF,
+    BodyLimitMiddleware,
+    RequestIdMiddleware,
+    request_id_for,
+)
 from dyndash_common.web.openapi import (
     RATE_LIMIT,
     error_responses,
@@ -32,6 +37,7 @@ __all__ = [
     "ID_DIGITS",
     "KEEPALIVE_SECONDS",
     "MAX_ID",
+    "NOSNIFF",
     "RATE_LIMIT",
     "RESERVED_SEGMENTS",
     "BodyLimitMiddleware",
