@@ -13,7 +13,7 @@ from arq.jobs import Job
 from arq.worker import Worker
 
 from dyndash_common.settings import Settings
-from dyndash_renderer.worker import worker_settings
+from dyndash_renderer.worker import RenderWorker, worker_settings
 from tests.gateway.conftest import Site, start_site
 from tests.utils.backends import Backend
 
@@ -29,14 +29,14 @@ def real_servers(backend: Backend) -> Backend:
 async def running_worker(settings: Settings, **overrides: Any) -> AsyncIterator[Worker]:
     options = worker_settings(settings)
     options.update(handle_signals=False, **overrides)
-    worker = Worker(**options)
+    worker = RenderWorker(**options)
     task = asyncio.create_task(worker.async_run())
     try:
         yield worker
     finally:
-        # Jobs still running at the end of a test are cancelled by arq; that is expected.
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker.close()
+        # Jobs still running at the end of a test are cancelled by arq (that is expected) and
+        # waited for; close() then runs `shutdown` and closes the pool whatever they ended in.
+        await worker.close()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import os
 import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import orjson
 from arq.jobs import Job
@@ -18,7 +21,9 @@ from sqlalchemy import select
 from dyndash_common.db import Database, Event, create_engine, utcnow
 from dyndash_common.events import ChangeEvent, EntityRef, stream_key
 from dyndash_common.jobs import ArqJobs
+from dyndash_common.runtime import Runtime
 from dyndash_common.templating import DashboardSandbox
+from dyndash_renderer.worker import RenderWorker, worker_settings
 from tests.gateway.conftest import Site
 from tests.renderer.conftest import running_worker, until, warmed
 from tests.utils.backends import Backend
@@ -195,6 +200,49 @@ async def test_the_worker_sweeps_an_event_a_crash_left_behind(real_servers: Back
     finally:
         await redis.aclose()
     assert entries[0][1][b"type"] == b"template.created"
+
+
+async def test_closing_with_a_job_ending_cancelled_still_shuts_down(
+    real_servers: Backend,
+) -> None:
+    """A job task that ends cancelled at close (arq absorbs a cancellation only inside the job
+    function: one landing in its own bookkeeping, or while a job's finish is shielded, ends the
+    task cancelled) must not stop the close half-way: `shutdown` closes the Runtime, the pool is
+    closed, and no Redis connection is left for the garbage collector to find open."""
+    assert await _connections_open_after_closing_with_a_cancelled_task(real_servers) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert not [w.message for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+async def _connections_open_after_closing_with_a_cancelled_task(backend: Backend) -> int:
+    options = worker_settings(backend.settings)
+    options.update(handle_signals=False)
+    worker = RenderWorker(**options)
+    task = asyncio.create_task(worker.async_run())
+    await until(lambda: "loop_lag" in worker.ctx)
+    runtime: Runtime = worker.ctx["runtime"]
+    assert runtime.redis is not None
+    await runtime.redis.ping()
+    connections = [
+        connection
+        for pool in (runtime.redis.connection_pool, worker.pool.connection_pool)
+        for connection in (*pool._available_connections, *pool._in_use_connections)
+    ]
+    assert any(connection.is_connected for connection in connections)
+    # Stands for a run_job task cancelled outside the job function, which arq cannot absorb.
+    cancelled = asyncio.create_task(asyncio.sleep(3600))
+    worker.tasks["cancelled-in-arq"] = cancelled
+
+    await worker.close()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+    assert cancelled.cancelled()
+    assert worker._pool is None
+    return sum(connection.is_connected for connection in connections)
 
 
 async def test_a_job_killed_mid_render_completes_on_another_worker(

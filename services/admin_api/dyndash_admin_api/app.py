@@ -14,7 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from dyndash_admin_api.routers import dashboards, events, health, keys, routes, templates
 from dyndash_common.apikeys import ensure_key
 from dyndash_common.events import EventBus, run_sweeper
-from dyndash_common.loop_lag import sample_loop_lag, settle_heap
+from dyndash_common.loop_lag import sample_loop_lag
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.templating import RenderBudget, RenderPool
@@ -66,7 +66,6 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
 
         try:
             async with operator_port(settings, metrics):
-                settle_heap()
                 # Request state: the server protocol sets `draining` when a shutdown begins.
                 yield {DRAINING_STATE_KEY: asyncio.Event()}
         finally:

@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from dyndash_common.events import EventBus
-from dyndash_common.loop_lag import settle_heap
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.web import (
@@ -43,7 +42,6 @@ def create_framework_app(
 
         try:
             async with operator_port(settings, metrics):
-                settle_heap()
                 # Request state: the server protocol sets `draining` when a shutdown begins.
                 yield {DRAINING_STATE_KEY: asyncio.Event()}
         finally:

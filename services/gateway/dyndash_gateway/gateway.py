@@ -258,7 +258,9 @@ class Gateway:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # A task that ended with an error (a follower's Redis timeout) must not stop the
+            # rest of the shutdown, or the runtime's connections stay open.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         # Variant records and stale refreshes in flight end before their connections close:
         # left running, they outlived the runtime and leaked Redis connections.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 import time
 from typing import Any
@@ -18,7 +19,7 @@ import orjson
 from arq import Retry
 from arq.connections import RedisSettings
 from arq.cron import cron
-from arq.worker import func
+from arq.worker import Worker, func
 from prometheus_client import start_http_server
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
@@ -335,12 +336,37 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
-def run(settings: Settings | None = None) -> None:
-    from arq.worker import Worker
+class RenderWorker(Worker):
+    """arq's Worker, with a `close` that always runs `on_shutdown` and closes the Redis pool.
 
+    arq 0.28's `close` cancels the running jobs, then gathers them without
+    `return_exceptions`: when one of them ends cancelled (arq only absorbs a cancellation that
+    lands inside the job function, not one in its own bookkeeping before or after, or while the
+    job's finish is shielded), the gather re-raises `CancelledError` and `close` stops there:
+    `shutdown` never runs (the Runtime's Redis and database, the render processes and the
+    background tasks stay open) and neither does the pool's close. Same steps, otherwise.
+    """
+
+    async def close(self) -> None:
+        if not self._handle_signals:
+            self.handle_sig(signal.SIGUSR1)
+        if self._pool is None:
+            return
+        # Cancelled jobs are expected here (arq runs them again); only their ending matters.
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        try:
+            await self.pool.delete(self.health_check_key)
+            if self.on_shutdown:
+                await self.on_shutdown(self.ctx)
+        finally:
+            await self.pool.aclose(close_connection_pool=True)
+            self._pool = None
+
+
+def run(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     configure_logging("renderer", settings.log_level)
-    Worker(**worker_settings(settings)).run()
+    RenderWorker(**worker_settings(settings)).run()
 
 
 async def check(settings: Settings | None = None) -> int:
