@@ -217,7 +217,15 @@ def schemathesis_config(service: str) -> dict[str, Any]:
         {"include-operation-id": "keys_revoke", "enabled": False},
         # Event streams never end: read the first frame, then stop. The first frame is sent
         # at once; the timeout leaves room for a busy machine.
-        {"include-operation-id": "events_stream", "max-stream-events": 1, "request-timeout": 2},
+        # The stateful phase reads the change stream to its end, which never comes while the
+        # run's own writes keep events flowing: it is checked in the other phases. (The
+        # gateway's live stream stays in: it is the first step of the gateway's only link.)
+        {
+            "include-operation-id": "events_stream",
+            "max-stream-events": 1,
+            "request-timeout": 2,
+            "phases": {"stateful": {"enabled": False}},
+        },
         {
             "include-operation-id": "dashboard_live_stream",
             "max-stream-events": 1,

@@ -49,7 +49,10 @@ def _gateway(request: Request) -> Gateway:
 # Public dashboards need no key: the empty requirement makes the schemes optional.
 KEY_IF_NOT_PUBLIC: dict[str, Any] = {"security": [{}]}
 DATA_HEADERS = {
-    "ETag": header("A hash of the identity body, for If-None-Match.", r'^"[0-9a-f]{24}"$'),
+    "ETag": header(
+        "A hash of the body, with -gz or -br for those encodings, for If-None-Match.",
+        r'^"[0-9a-f]{24}(?:-gz|-br)?"$',
+    ),
     "Cache-Control": header(
         "Public or private by the dashboard's visibility; revalidate on every use.",
         "^(public|private), no-cache$",
