@@ -296,7 +296,11 @@ async def test_numbers_past_64_bits_survive_the_database(site: Site) -> None:
         json={"key": "n", "title": "N", "type": "generic", "data": {"v": 1e119}},
     )
     assert created.status_code == 201, created.text
-    data = await site.page(f"/api/v1/data/dashboard/{dashboard['id']}")
+    # The widget reaches the gateway by its event, a few milliseconds after the 201.
+    data = await site.eventually(
+        f"/api/v1/data/dashboard/{dashboard['id']}",
+        lambda r: r.status_code != 200 or bool(r.json()["data"]["widgets"]),
+    )
     assert data.status_code == 200, data.text
     assert float(data.json()["data"]["widgets"][0]["data"]["v"]) == 1e119
     template = await site.admin.create_template("big", "x", config={"limit": 1e119})

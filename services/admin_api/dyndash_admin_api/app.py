@@ -14,7 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from dyndash_admin_api.routers import dashboards, events, health, keys, routes, templates
 from dyndash_common.apikeys import ensure_key
 from dyndash_common.events import EventBus, run_sweeper
-from dyndash_common.loop_lag import sample_loop_lag
+from dyndash_common.loop_lag import sample_loop_lag, settle_heap
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.templating import RenderBudget, RenderPool
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
         lag = asyncio.create_task(sample_loop_lag())
         app.state.runtime = runtime
         app.state.render_pool = pool
+        settle_heap()
 
         async def metrics() -> bytes:
             return await scrape(runtime.database, runtime.redis)

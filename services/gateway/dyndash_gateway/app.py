@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from dyndash_common.events import EventBus
+from dyndash_common.loop_lag import settle_heap
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings, get_settings
 from dyndash_common.web import (
@@ -36,6 +37,7 @@ def create_framework_app(
         gateway = Gateway(runtime, render_with)
         await gateway.start()
         app.state.gateway = gateway
+        settle_heap()
 
         async def metrics() -> bytes:
             return await scrape(runtime.database, runtime.redis, gateway.memory)
@@ -45,8 +47,11 @@ def create_framework_app(
                 # Request state: the server protocol sets `draining` when a shutdown begins.
                 yield {DRAINING_STATE_KEY: asyncio.Event()}
         finally:
-            await gateway.stop()
-            await runtime.close()
+            try:
+                await gateway.stop()
+            finally:
+                # The connections close whatever stopping the gateway raised.
+                await runtime.close()
 
     app = FastAPI(
         title="dyndash gateway",
