@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dyndash_common.events import ChangeEvent, EntityRef
+from dyndash_common.events import ChangeEvent, EntityRef, StreamReader
+from dyndash_common.runtime import build_runtime
+from dyndash_common.settings import Settings
 from dyndash_common.site import SiteState, StateFollower, graph_digest
 from dyndash_gateway.live import LiveHub
+from tests.utils.services import REDIS_URL, require_services
 
 
 class NoDatabase:
@@ -62,3 +67,25 @@ async def test_a_state_change_reads_its_entity() -> None:
     follower = StateFollower(SiteState(), database, on_gap=lambda: None, resync_seconds=60)
     with pytest.raises(LookupError):
         await follower.apply(event("template.updated", {"name": "page"}))
+
+
+async def test_an_idle_stream_read_returns_empty_on_the_services_redis_client(
+    tmp_path: Path,
+) -> None:
+    """The follower's blocking read must end before the client's socket timeout: a read that
+    times out is an error, and the follower then backs off with events waiting."""
+    require_services()
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+        redis_url=REDIS_URL,
+        redis_prefix=f"dyndash-test-{uuid.uuid4().hex[:10]}",
+        key_pepper="test-pepper-0123456789-0123456789-abcdef",
+    )
+    runtime = build_runtime(settings)
+    assert runtime.redis is not None
+    try:
+        reader = StreamReader(runtime.redis, settings.redis_prefix)
+        for _ in range(3):
+            assert await reader.read(await reader.tail()) == []
+    finally:
+        await runtime.close()

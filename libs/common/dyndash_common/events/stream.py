@@ -16,7 +16,10 @@ from redis.asyncio import Redis
 from dyndash_common.events.bus import PubSubSubscription, Subscription
 from dyndash_common.events.model import ChangeEvent
 
-BLOCK_MILLISECONDS = 5000
+# An idle XREAD returns empty after this long. It must stay well under the Redis client's
+# socket timeout (5 s in `runtime.build_runtime`): a read blocked as long as the timeout raises
+# TimeoutError instead, and the follower then backs off while new events wait.
+BLOCK_MILLISECONDS = 2000
 READ_BATCH = 100
 
 
