@@ -13,7 +13,6 @@ import time
 import warnings
 
 import orjson
-import pytest
 from arq.jobs import Job
 from arq.worker import Worker
 from redis.asyncio import Redis
@@ -246,11 +245,6 @@ async def _connections_open_after_closing_with_a_cancelled_task(backend: Backend
     return sum(connection.is_connected for connection in connections)
 
 
-@pytest.mark.xfail(
-    reason="fails in the full suite (passes alone) since this session's renderer changes; "
-    "the first worker does not take the job in time: not yet understood",
-    strict=False,
-)
 async def test_a_job_killed_mid_render_completes_on_another_worker(
     real_servers: Backend, plain_site: Site
 ) -> None:
