@@ -13,12 +13,11 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
-from jinja2 import TemplateError
 from sqlalchemy.exc import DBAPIError
 
 from dyndash_common.cache import CachedEntry, MemoryCache, RedisStore
-from dyndash_common.errors import BudgetExceeded, RenderError, Unservable
-from dyndash_common.site import keys
+from dyndash_common.errors import BudgetExceeded, Unservable
+from dyndash_common.site import TEMPLATE_FAULTS, keys
 from dyndash_gateway.metrics import CACHE_RESULTS
 
 log = logging.getLogger("dyndash.gateway")
@@ -184,14 +183,7 @@ class CachedResponses:
         except BudgetExceeded as error:
             log.warning("render_over_budget", extra={"details": {"reason": str(error)}})
             raise Unservable(503, f"this page is over its render budget: {error}", 30) from None
-        except (
-            RenderError,
-            TemplateError,
-            ValueError,
-            TypeError,
-            LookupError,
-            ArithmeticError,
-        ) as error:
+        except TEMPLATE_FAULTS as error:
             log.error(
                 "render_failed", extra={"details": {"error": f"{type(error).__name__}: {error}"}}
             )

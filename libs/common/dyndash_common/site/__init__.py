@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from dyndash_common.site.assets import Assets
-from dyndash_common.site.builder import PageBuilder, ProcessTemplates, TemplateRenderer
+from dyndash_common.site.builder import (
+    TEMPLATE_FAULTS,
+    PageBuilder,
+    ProcessTemplates,
+    TemplateRenderer,
+)
 from dyndash_common.site.failures import graph_digest
 from dyndash_common.site.follower import StateFollower
 from dyndash_common.site.impact import closes_cycle, reach, reversed_edges
@@ -27,6 +32,7 @@ from dyndash_common.site.warming import (
 )
 
 __all__ = [
+    "TEMPLATE_FAULTS",
     "Assets",
     "Catalog",
     "MemorySink",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
+from jinja2 import TemplateError
 from sqlalchemy import select
 
 from dyndash_common import jsondoc
@@ -16,13 +17,24 @@ from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.db.engine import Database
 from dyndash_common.db.models import Dashboard, Widget
 from dyndash_common.envelope import success
-from dyndash_common.errors import BlockedRender, BudgetExceeded
+from dyndash_common.errors import BlockedRender, BudgetExceeded, RenderError
 from dyndash_common.metrics import RENDER_SECONDS, RENDERS
 from dyndash_common.site.failures import RenderFailures
 from dyndash_common.site.state import Catalog, RouteInfo, WidgetInfo
 from dyndash_common.templating.pool import RenderJob, RenderPool, source_key
 
 HTML = "text/html; charset=utf-8"
+# What a build raises when the template is at fault, not the service: a render error, a Jinja2
+# error, or a Python error raised by the template's own code. A page answers 500 for these, a
+# warm job records them; anything else (the database, Redis) is the service's.
+TEMPLATE_FAULTS: tuple[type[Exception], ...] = (
+    RenderError,
+    TemplateError,
+    ValueError,
+    TypeError,
+    LookupError,
+    ArithmeticError,
+)
 INLINE_NAME = "__inline__"
 JSON = "application/json"
 DEFAULT_FRAGMENT = """<section class="dd-widget" data-widget-id="{{ widget.id }}" \

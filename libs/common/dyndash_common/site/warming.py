@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
-from jinja2 import TemplateError
 from redis.asyncio import Redis
 
 from dyndash_common.cache.entry import CachedEntry
 from dyndash_common.cache.memory import MemoryCache
 from dyndash_common.cache.redis_store import RedisStore
-from dyndash_common.errors import BudgetExceeded, RenderError
+from dyndash_common.errors import BudgetExceeded
 from dyndash_common.events.model import ChangeEvent
 from dyndash_common.site import keys
 from dyndash_common.site.builder import (
+    TEMPLATE_FAULTS,
     BuildOrder,
     DataOrder,
     FragmentOrder,
@@ -260,20 +260,16 @@ async def warm(
     return report
 
 
+# A warm job records these per target and carries on with the rest.
+WARM_FAULTS: tuple[type[Exception], ...] = (BudgetExceeded, *TEMPLATE_FAULTS)
+
+
 async def _warm_one(
     target: Target, builder: PageBuilder, sink: WarmSink, report: WarmReport
 ) -> None:
     try:
         entry = await builder.build(target.order)
-    except (
-        BudgetExceeded,
-        RenderError,
-        TemplateError,
-        ValueError,
-        TypeError,
-        LookupError,
-        ArithmeticError,
-    ) as error:
+    except WARM_FAULTS as error:
         message = f"{type(error).__name__}: {error}"
         report.failures.append(
             WarmFailure(target.label, target.template, message, isinstance(error, BudgetExceeded))
