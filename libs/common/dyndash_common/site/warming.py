@@ -166,7 +166,14 @@ async def targets_for(
     state: SiteState, event: ChangeEvent, variants: Variants | None, ttl: int
 ) -> list[Target]:
     """The entries a state change alters: pages of the routes it affects (every recently
-    served variant of a param route), and for a dashboard or widget its fragments and data."""
+    served variant of a param route), and for a dashboard or widget its fragments and data.
+    For a site apply, the union of its parts' entries."""
+    if event.is_batch:
+        union: dict[tuple[Hashable, Hashable], Target] = {}
+        for part in event.parts():
+            for target in await targets_for(state, part, variants, ttl):
+                union.setdefault((target.key, target.signature), target)
+        return list(union.values())
     targets: list[Target] = []
     for route in routes_affected(state, event):
         name = state.catalog.by_id.get(route.template_id)
