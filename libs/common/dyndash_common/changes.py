@@ -38,7 +38,6 @@ class ChangeSet:
             )
         )
 
-
     async def emit_batch(self, parts: list[dict[str, Any]], payload: dict[str, Any]) -> None:
         """Record one `site.applied` event standing for all of `parts` (each a change's
         type, entity, version and payload): followers apply them together

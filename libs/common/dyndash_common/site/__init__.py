@@ -6,7 +6,7 @@ from dyndash_common.site.assets import Assets
 from dyndash_common.site.builder import PageBuilder, ProcessTemplates, TemplateRenderer
 from dyndash_common.site.failures import graph_digest
 from dyndash_common.site.follower import StateFollower
-from dyndash_common.site.impact import closes_cycle, reach, reversed_edges
+from dyndash_common.site.impact import closes_cycle, find_cycle, reach, reversed_edges
 from dyndash_common.site.keys import (
     data_key,
     fragment_key,
@@ -41,6 +41,7 @@ __all__ = [
     "WarmReport",
     "closes_cycle",
     "data_key",
+    "find_cycle",
     "fragment_key",
     "fragment_signature",
     "graph_digest",

@@ -8,7 +8,7 @@ template's `dependencies`). One walk serves every question asked of the graph:
 - what a change to some templates touches (`reach` along the reversed edges): the pages to
   warm again;
 - whether a write would close a cycle (a template that reaches itself): refused by the admin
-  API.
+  API, one template at a time (`closes_cycle`) or a whole site at once (`find_cycle`).
 """
 
 from __future__ import annotations
@@ -65,6 +65,32 @@ def dependents(edges: Edges, names: Iterable[str]) -> set[str]:
 def closes_cycle(edges: Edges, name: str, references: Iterable[str]) -> bool:
     """Whether giving `name` these references would let it reach itself."""
     return name in reach({**edges, name: ()}, references)
+
+
+def find_cycle(edges: Edges) -> list[str] | None:
+    """One include cycle of the whole graph as the path around it (`a → b → a` is
+    `["a", "b", "a"]`), or None: for checking many templates at once, as a site apply does."""
+    done: set[str] = set()
+    for start in sorted(edges):
+        if start in done:
+            continue
+        path: list[str] = [start]
+        on_path = {start}
+        pending: list[Iterator[str]] = [iter(edges.get(start, ()))]
+        while pending:
+            child = next(pending[-1], None)
+            if child is None:
+                pending.pop()
+                finished = path.pop()
+                on_path.discard(finished)
+                done.add(finished)
+            elif child in on_path:
+                return [*path[path.index(child) :], child]
+            elif child not in done:
+                path.append(child)
+                on_path.add(child)
+                pending.append(iter(edges.get(child, ())))
+    return None
 
 
 def routes_affected(state: SiteState, event: ChangeEvent) -> list[RouteInfo]:

@@ -271,7 +271,9 @@ class SiteState:
         kept = [t for tid, t in known.items() if tid in current and tid not in stale]
         templates: list[TemplateInfo] | None = None
         if stale or len(kept) != len(known):
-            fresh = (await session.execute(select(Template).where(Template.id.in_(stale)))).scalars()
+            fresh = (
+                await session.execute(select(Template).where(Template.id.in_(stale)))
+            ).scalars()
             templates = [*kept, *(template_info(row) for row in fresh)]
         routes = (await session.execute(select(Route).where(Route.is_active))).scalars().all()
         dashboards, widgets = await self._read_dashboards(session, None)
