@@ -24,9 +24,7 @@ async def _events(api: Api) -> list[dict[str, Any]]:
     state = await snapshot(api.backend.settings)
     # SQLite hands JSON columns back as text.
     return [
-        {**row, "payload": json.loads(row["payload"])}
-        if isinstance(row["payload"], str)
-        else row
+        {**row, "payload": json.loads(row["payload"])} if isinstance(row["payload"], str) else row
         for row in state["events"]
     ]
 
@@ -222,9 +220,11 @@ async def test_oversized_bundle_is_413(api: Api) -> None:
 
 async def test_the_default_limit_refuses_a_50_mb_bundle(api: Api) -> None:
     before = await snapshot(api.backend.settings)
-    body = b'{"bundle": {"templates": [{"name": "big", "html_content": "' + b"x" * (
-        50 * 1024 * 1024
-    ) + b'"}]}}'
+    body = (
+        b'{"bundle": {"templates": [{"name": "big", "html_content": "'
+        + b"x" * (50 * 1024 * 1024)
+        + b'"}]}}'
+    )
     response = await api.client.post(
         APPLY, content=body, headers={"Content-Type": "application/json"}
     )

@@ -71,14 +71,15 @@ class Step:
     fields: dict[str, Any] = field(default_factory=dict)
     diff: str = ""
     new_version: int | None = None
+    # The version the plan saw (None: absent); the row's own moves once the apply writes it.
+    version: int | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.version = None if self.row is None else int(self.row.version)
 
     @property
     def key(self) -> str:
         return f"{self.kind}:{self.name}"
-
-    @property
-    def version(self) -> int | None:
-        return None if self.row is None else int(self.row.version)
 
     def public(self, *, written: bool) -> dict[str, Any]:
         """As the API answers it; once `written`, an unchanged object's version is its new one
