@@ -49,7 +49,8 @@ async def test_round_trip_is_byte_identical(api: Api, tmp_path: Path) -> None:
         "templates/partials/header.yaml",
     ]
     assert files["templates/home.html"] == site["templates"][1]["html_content"].encode()
-    assert b"version" not in files["routes.yaml"] and b"id:" not in files["dashboards/sales.yaml"]
+    assert b"version" not in files["routes.yaml"]
+    assert b"id:" not in files["dashboards/sales.yaml"]
     assert b"managed_by" not in b"".join(files.values())
     assert all(files[name].endswith(b"\n") for name in files if name.endswith(".yaml"))
 
@@ -114,13 +115,15 @@ async def test_bad_files_are_clear_errors_and_change_nothing(
     (root / "routes.yaml").write_text(routes + "  - path: [unclosed\n")
     assert await dyndash(api, "apply", str(root), "--yes") == 1
     err = capsys.readouterr().err
-    assert "routes.yaml line" in err and "invalid YAML" in err
+    assert "routes.yaml line" in err
+    assert "invalid YAML" in err
     (root / "routes.yaml").write_text(routes)
 
     (root / "templates" / "home.html").write_text("line one\n{% for %}\n")
     assert await dyndash(api, "apply", str(root), "--yes") == 1
     err = capsys.readouterr().err
-    assert "templates/home.html" in err and "line 2" in err
+    assert "templates/home.html" in err
+    assert "line 2" in err
     write_tree(root, small_site())
 
     (root / "routes.yaml").write_text(routes.replace("template: home", "template: ghost", 1))
@@ -131,7 +134,8 @@ async def test_bad_files_are_clear_errors_and_change_nothing(
     (root / "routes.yaml").write_text(routes.replace("path: /sales", "path: /api/sales"))
     assert await dyndash(api, "apply", str(root), "--yes") == 1
     err = capsys.readouterr().err
-    assert "routes.yaml line" in err and "reserved prefix '/api'" in err
+    assert "routes.yaml line" in err
+    assert "reserved prefix '/api'" in err
     write_tree(root, small_site())
 
     header = root / "templates" / "partials" / "header.html"

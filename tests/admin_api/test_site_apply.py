@@ -73,7 +73,8 @@ async def test_only_changed_objects_get_new_versions(api: Api) -> None:
     by_name = {(c["kind"], c["name"]): c for c in plan["changes"]}
     header = by_name[("template", "partials/header")]
     assert header["action"] == "update"
-    assert "-<h1>v1</h1>" in header["diff"] and "+<h1>v2</h1>" in header["diff"]
+    assert "-<h1>v1</h1>" in header["diff"]
+    assert "+<h1>v2</h1>" in header["diff"]
     assert by_name[("widget", "sales/revenue")]["fields"] == ["data"]
     assert plan["summary"] == {"create": 0, "update": 2, "delete": 0, "unchanged": 5, "adopt": 0}
     result = (await _apply(api, changed)).json()["data"]
