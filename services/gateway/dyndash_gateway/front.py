@@ -17,7 +17,13 @@ from dyndash_common.apikeys import presented_in
 from dyndash_common.cache import CachedEntry
 from dyndash_common.errors import Unservable
 from dyndash_common.logs import request_id
-from dyndash_common.site import fragment_key, fragment_signature, page_key, page_signature
+from dyndash_common.site import (
+    RouteInfo,
+    fragment_key,
+    fragment_signature,
+    page_key,
+    page_signature,
+)
 from dyndash_common.web import (
     FRAMEWORK_SEGMENTS,
     ID_DIGITS,
@@ -232,8 +238,10 @@ class GatewayFront:
         key = page_key(route, params, query)
         signature = page_signature(state, route, template.name)
 
+        path = scope["path"]
+
         async def build() -> CachedEntry | None:
-            return await gateway.builder.page(route, template.name, params, query)
+            return await _consistent_page(gateway, path, route, template.name, params, query)
 
         try:
             served = await gateway.responses.get(key, signature, build)
@@ -302,3 +310,31 @@ class GatewayFront:
             if_none_match=headers.get(b"if-none-match", b""),
             head=head,
         )
+
+
+async def _consistent_page(
+    gateway: Gateway,
+    path: str,
+    route: RouteInfo,
+    template: str,
+    params: dict[str, str],
+    query: dict[str, str],
+) -> CachedEntry | None:
+    """Build the page from one state: the route matched before the build and the templates
+    rendered during it. Followers replace the route table and the catalog whole (a site apply
+    all at once), so if either was replaced while this build waited, it is built again from
+    the state as it is now (README, "Sites as code": no page from a mix of old and new)."""
+    state = gateway.state
+    routes, names = state.routes, state.catalog.by_name
+    entry = await gateway.builder.page(route, template, params, query)
+    for _ in range(3):
+        if state.routes is routes and state.catalog.by_name is names:
+            break
+        routes, names = state.routes, state.catalog.by_name
+        matched = routes.match(path)
+        name = state.catalog.by_id.get(matched[0].template_id) if matched else None
+        if matched is None or name is None:
+            break
+        route, template = matched[0], name
+        entry = await gateway.builder.page(route, template, params, query)
+    return entry

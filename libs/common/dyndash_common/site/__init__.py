@@ -15,7 +15,7 @@ from dyndash_common.site.keys import (
     page_signature,
 )
 from dyndash_common.site.render_status import record_render_status
-from dyndash_common.site.state import Catalog, SiteState
+from dyndash_common.site.state import Catalog, RouteInfo, SiteState
 from dyndash_common.site.warming import (
     MemorySink,
     RedisSink,
@@ -33,6 +33,7 @@ __all__ = [
     "PageBuilder",
     "ProcessTemplates",
     "RedisSink",
+    "RouteInfo",
     "SiteState",
     "StateFollower",
     "Target",
