@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import AsyncIterator
 from typing import Any
 
-from tests.gateway.conftest import Site
+import pytest
+
+from tests.gateway.conftest import Site, start_site
+from tests.utils.backends import Backend
 
 PARTIALS = 150
 ROUTES = 49
@@ -31,6 +35,13 @@ def bundle(marker: str) -> dict[str, Any]:
 
 def whole(marker: str) -> str:
     return marker * PARTIALS + "|" + marker
+
+
+@pytest.fixture
+async def site(backend: Backend) -> AsyncIterator[Site]:
+    # Four pollers on one address would meet the gateway's per-address rate limit.
+    async for running in start_site(backend, {"gateway_rate_limit_requests": 0}):
+        yield running
 
 
 async def test_a_polled_gateway_never_serves_a_mix(site: Site) -> None:

@@ -19,6 +19,8 @@ from dyndash_common.errors import Unservable
 from dyndash_common.logs import request_id
 from dyndash_common.site import (
     RouteInfo,
+    RouteTable,
+    TemplateInfo,
     fragment_key,
     fragment_signature,
     page_key,
@@ -200,6 +202,8 @@ class GatewayFront:
         self, gateway: Gateway, scope: Scope, headers: dict[bytes, bytes], send: Send, head: bool
     ) -> None:
         state = gateway.state
+        # The state this request is matched in; a build compares against it (_consistent_page).
+        seen = (state.routes, state.catalog.by_name)
         matched = state.routes.match(scope["path"])
         template = (
             state.catalog.by_name.get(state.catalog.by_id.get(matched[0].template_id, ""))
@@ -241,7 +245,7 @@ class GatewayFront:
         path = scope["path"]
 
         async def build() -> CachedEntry | None:
-            return await _consistent_page(gateway, path, route, template.name, params, query)
+            return await _consistent_page(gateway, seen, path, route, template.name, params, query)
 
         try:
             served = await gateway.responses.get(key, signature, build)
@@ -314,20 +318,21 @@ class GatewayFront:
 
 async def _consistent_page(
     gateway: Gateway,
+    seen: tuple[RouteTable, dict[str, TemplateInfo]],
     path: str,
     route: RouteInfo,
     template: str,
     params: dict[str, str],
     query: dict[str, str],
 ) -> CachedEntry | None:
-    """Build the page from one state: the route matched before the build and the templates
-    rendered during it. Followers replace the route table and the catalog whole (a site apply
-    all at once), so if either was replaced while this build waited, it is built again from
-    the state as it is now (README, "Sites as code": no page from a mix of old and new)."""
+    """Build the page from one state: the route matched in `seen` and the templates rendered
+    during the build. Followers replace the route table and the catalog whole (a site apply
+    all at once), so if either was replaced since the match, the page is built again from the
+    state as it is now (README, "Sites as code": no page from a mix of old and new)."""
     state = gateway.state
-    routes, names = state.routes, state.catalog.by_name
+    routes, names = seen
     entry = await gateway.builder.page(route, template, params, query)
-    for _ in range(3):
+    for _ in range(5):
         if state.routes is routes and state.catalog.by_name is names:
             break
         routes, names = state.routes, state.catalog.by_name

@@ -15,7 +15,7 @@ from dyndash_common.site.keys import (
     page_signature,
 )
 from dyndash_common.site.render_status import record_render_status
-from dyndash_common.site.state import Catalog, RouteInfo, SiteState
+from dyndash_common.site.state import Catalog, RouteInfo, RouteTable, SiteState, TemplateInfo
 from dyndash_common.site.warming import (
     MemorySink,
     RedisSink,
@@ -34,9 +34,11 @@ __all__ = [
     "ProcessTemplates",
     "RedisSink",
     "RouteInfo",
+    "RouteTable",
     "SiteState",
     "StateFollower",
     "Target",
+    "TemplateInfo",
     "TemplateRenderer",
     "Variants",
     "WarmReport",
