@@ -94,16 +94,29 @@ def find_cycle(edges: Edges) -> list[str] | None:
 
 
 def routes_affected(state: SiteState, event: ChangeEvent) -> list[RouteInfo]:
-    """The routes whose pages a state change alters."""
+    """The routes whose pages a state change alters; for a site apply, those of all its parts,
+    found in one walk."""
     routes = [*state.routes.static.values(), *(route for _, route in state.routes.dynamic)]
-    kind = event.entity.kind
-    if kind == "template":
-        names = {
-            str(event.payload.get(k)) for k in ("name", "previous_name") if event.payload.get(k)
-        }
-        affected = dependents(state.catalog.edges, names)
-        return [r for r in routes if state.catalog.by_id.get(r.template_id) in affected]
-    if kind == "route":
-        return [r for r in routes if r.id == event.entity.id]
-    dashboard_id = event.entity.id if kind == "dashboard" else event.payload.get("dashboard_id")
-    return [r for r in routes if r.dashboard_id is not None and r.dashboard_id == dashboard_id]
+    names: set[str] = set()
+    route_ids: set[int] = set()
+    dashboard_ids: set[object] = set()
+    for part in event.parts():
+        kind = part.entity.kind
+        if kind == "template":
+            names |= {
+                str(part.payload.get(k)) for k in ("name", "previous_name") if part.payload.get(k)
+            }
+        elif kind == "route":
+            route_ids.add(part.entity.id)
+        elif kind == "dashboard":
+            dashboard_ids.add(part.entity.id)
+        else:
+            dashboard_ids.add(part.payload.get("dashboard_id"))
+    affected = dependents(state.catalog.edges, names) if names else set()
+    return [
+        r
+        for r in routes
+        if r.id in route_ids
+        or (r.dashboard_id is not None and r.dashboard_id in dashboard_ids)
+        or state.catalog.by_id.get(r.template_id) in affected
+    ]
