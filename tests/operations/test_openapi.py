@@ -190,7 +190,8 @@ POSITIVE_EXTRA = [412]
 NEGATIVE_EXTRA = [413]
 # Rules the schema cannot express, answered 422 as the README documents; accepted from these
 # operations only: references to templates and dashboards that do not exist (routes), expiry
-# times in the past (keys), template source that does not parse or render (templates), and
+# times in the past (keys), template source that does not parse or render (templates), a site
+# bundle whose names do not resolve or whose include graph has a cycle (site apply), and
 # integers past 64 bits anywhere in a free-form JSON document (configs, contexts, widget data).
 SEMANTIC_422 = (
     "routes_create",
@@ -203,6 +204,7 @@ SEMANTIC_422 = (
     "widgets_create",
     "widgets_update",
     "widget_data_push",
+    "site_apply",
 )
 
 
