@@ -97,8 +97,13 @@ def _dump(document: Any) -> str:
 
 def _template_path(root: Path, name: str) -> Path:
     segments = name.split("/")
-    if any(segment in ("", ".", "..") for segment in segments):
-        raise SiteFileError(f"templates/{name}", "a template name cannot be laid out as files")
+    # Empty and dot segments have no file of their own, and dot files are skipped on reading.
+    if any(segment == "" or segment.startswith(".") for segment in segments):
+        raise SiteFileError(
+            f"templates/{name}",
+            "this template name cannot be laid out as files (an empty segment or one starting "
+            "with '.'); rename it through the admin API",
+        )
     return root.joinpath("templates", *segments)
 
 
