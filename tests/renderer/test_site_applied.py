@@ -3,6 +3,7 @@ by route across jobs like any big change."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -33,6 +34,10 @@ def _site(marker: str) -> dict[str, Any]:
     }
 
 
+def partial_is(site: Site, marker: str) -> Callable[[], bool]:
+    return lambda: site.gateway.state.catalog.by_name["partial"].html == f"<i>{marker}</i>"
+
+
 async def test_a_site_apply_is_warmed_into_l2(rendered_site: tuple[Site, Worker]) -> None:
     site, worker = rendered_site
     for marker in ("a", "b"):
@@ -48,9 +53,7 @@ async def test_a_site_apply_is_warmed_into_l2(rendered_site: tuple[Site, Worker]
             job = f"{prefix}:warm:site.applied:0:{event_id}:part:{start}"
             part = Job(job, worker.pool, _queue_name=worker.queue_name, _deserializer=orjson.loads)
             assert (await part.result(timeout=15))["failed"] == []
-        await until(
-            lambda m=marker: site.gateway.state.catalog.by_name["partial"].html == f"<i>{m}</i>"
-        )
+        await until(partial_is(site, marker))
         for n in range(8):
             page = await site.page(f"/s{n}")
             assert (page.headers["x-cache"], page.text) == ("HIT-L2", f"{n}<i>{marker}</i>")
