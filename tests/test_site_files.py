@@ -173,3 +173,28 @@ def test_reading_refuses_what_the_layout_does_not_hold(tmp_path: Path) -> None:
     for name in ("a/../b", "a/.hidden", "a//b"):
         with pytest.raises(SiteFileError, match="cannot be laid out"):
             write_tree(tmp_path / "x", {"templates": [{"name": name, "html_content": ""}]})
+
+
+async def test_prune_through_the_cli(
+    api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "site"
+    write_tree(root, small_site())
+    assert await dyndash(api, "apply", str(root), "--yes") == 0
+    smaller = small_site()
+    smaller["routes"] = smaller["routes"][:1]
+    smaller["dashboards"] = []
+    write_tree(root, smaller)
+    capsys.readouterr()
+    # Without --prune, objects the files lack are left alone.
+    assert await dyndash(api, "plan", str(root)) == 0
+    assert await dyndash(api, "plan", str(root), "--prune") == 2
+    assert "- dashboard sales v1: delete" in capsys.readouterr().out
+    assert await dyndash(api, "apply", str(root), "--prune", "--yes") == 0
+    out = capsys.readouterr().out
+    assert "deleted dashboard sales: v1 → deleted" in out
+    assert "deleted route /sales/{region}: v1 → deleted" in out
+    exported = tmp_path / "exported"
+    assert await dyndash(api, "export", str(exported)) == 0
+    # The export spells out defaults the hand-written files left out; the same files remain.
+    assert sorted(tree(exported)) == sorted(tree(root))
