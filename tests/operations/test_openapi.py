@@ -345,7 +345,7 @@ async def test_schemathesis_finds_no_failure(quiet_site: Site, service: str) -> 
     assert not outcome.failures, "\n\n".join(outcome.failures)
     # Everything but key revocation was exercised, statefully too where links exist. (Metrics
     # are on the operator port, in no document.)
-    assert len(outcome.operations) == (30 if service == "admin" else 4), outcome.operations
+    assert len(outcome.operations) == (32 if service == "admin" else 4), outcome.operations
     if service == "admin":
         assert outcome.links > 0
         assert outcome.cases["stateful"] > 0
