@@ -339,7 +339,8 @@ async def _consistent_page(
         matched = routes.match(path)
         name = state.catalog.by_id.get(matched[0].template_id) if matched else None
         if matched is None or name is None:
-            break
+            # The change took this page away: the old route with the new templates is no page.
+            raise Unservable(404, "There is no page at this address.")
         route, template = matched[0], name
         entry = await gateway.builder.page(route, template, params, query)
     return entry
