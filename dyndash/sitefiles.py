@@ -35,7 +35,18 @@ WIDGET_KEYS = frozenset({"key", "title", "type", "config", "data"})
 
 class _Loader(yaml.SafeLoader):
     """YAML as JSON sees it: `2024-01-01` stays a string (PyYAML would make it a date, which
-    no JSON document can hold)."""
+    no JSON document can hold), and a key given twice is an error (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} appears twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.yaml_implicit_resolvers = {

@@ -170,6 +170,11 @@ def test_reading_refuses_what_the_layout_does_not_hold(tmp_path: Path) -> None:
     (tmp_path / "dashboards" / "sales.yaml").write_text("title: x\nsurprise: 1\n")
     with pytest.raises(SiteFileError, match=r"dashboards/sales.yaml: unknown field\(s\) surprise"):
         read_tree(tmp_path)
+    (tmp_path / "dashboards" / "sales.yaml").write_text("title: x\nis_public: true\ntitle: y\n")
+    with pytest.raises(
+        SiteFileError, match=r"dashboards/sales.yaml line 3: .*'title' appears twice"
+    ):
+        read_tree(tmp_path)
     for name in ("a/../b", "a/.hidden", "a//b"):
         with pytest.raises(SiteFileError, match="cannot be laid out"):
             write_tree(tmp_path / "x", {"templates": [{"name": name, "html_content": ""}]})
