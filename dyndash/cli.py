@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 
 from dyndash.server import run, run_gateway, serve_gateway, server_config
+from dyndash.sitecli import add_commands as add_site_commands
 from dyndash_common.apikeys import SCOPES, create_key, ensure_key
 from dyndash_common.db import Database, create_engine, upgrade, utcnow
 from dyndash_common.events import follow
@@ -270,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     tail = events.add_parser("tail", help="print the live event stream as JSON lines")
     tail.add_argument("--after", type=int, help="start after this event id (default: now)")
     tail.set_defaults(handler=cmd_events_tail)
+    add_site_commands(commands)
     return parser
 
 

@@ -25,6 +25,7 @@ SCOPES = frozenset(
         "data:write",
         "data:read",
         "events:read",
+        "site:apply",
     }
 )
 KEY_PREFIX = "ddk_"

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dyndash_common.db.models import Event
 from dyndash_common.events import outbox
-from dyndash_common.events.model import ChangeEvent
+from dyndash_common.events.model import SITE_APPLIED, ChangeEvent
 from dyndash_common.events.publisher import publish_committed
 from dyndash_common.runtime import Runtime
 
@@ -37,6 +37,25 @@ class ChangeSet:
                 payload=payload,
             )
         )
+
+    async def emit_batch(self, parts: list[dict[str, Any]], payload: dict[str, Any]) -> None:
+        """Record one `site.applied` event standing for all of `parts` (each a change's
+        type, entity, version and payload): followers apply them together
+        (`dyndash_common.events.model`). Nothing is recorded when there are none."""
+        if not parts:
+            return
+        row = await outbox.record(
+            self.session,
+            type=SITE_APPLIED,
+            kind="site",
+            entity_id=0,
+            version=0,
+            payload={**payload, "changes": parts},
+        )
+        # Its version is its own id: render jobs are deduplicated by type, entity and version.
+        row.version = row.id
+        await self.session.flush()
+        self.events.append(row)
 
 
 @asynccontextmanager

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     rate_limit_requests: int = Field(default=600, ge=1)
     rate_limit_window_seconds: int = Field(default=60, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # The body of POST /api/v1/site/apply: a whole site, so its own limit (README, "Sites as code").
+    max_bundle_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # The request line and headers together; more → 431. Also bounds what a client can make a
     # server buffer before any of our code runs.
     max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)

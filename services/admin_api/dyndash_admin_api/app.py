@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from dyndash_admin_api.routers import dashboards, events, health, keys, routes, templates
+from dyndash_admin_api.routers import dashboards, events, health, keys, routes, site, templates
 from dyndash_common.apikeys import ensure_key
 from dyndash_common.events import EventBus, run_sweeper
 from dyndash_common.loop_lag import sample_loop_lag, settle_heap
@@ -92,10 +92,15 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
         dashboards.router,
         keys.router,
         events.router,
+        site.router,
         health.router,
     ):
         app.include_router(router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        per_path={site.APPLY_PATH: settings.max_bundle_bytes},
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

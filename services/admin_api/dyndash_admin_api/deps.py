@@ -87,6 +87,7 @@ RoutesWriter = Annotated[ApiKey, Depends(scoped("routes:write"))]
 DashboardsWriter = Annotated[ApiKey, Depends(scoped("dashboards:write"))]
 DataWriter = Annotated[ApiKey, Depends(scoped("data:write"))]
 EventsReader = Annotated[ApiKey, Depends(scoped("events:read"))]
+SiteApplier = Annotated[ApiKey, Depends(scoped("site:apply"))]
 
 
 def if_match_version(
@@ -112,6 +113,13 @@ def if_match_version(
 
 
 IfMatch = Annotated[int | None, Depends(if_match_version)]
+Force = Annotated[
+    bool,
+    Query(
+        description="Write an object managed by files (a site apply) anyway; the change "
+        "event records it"
+    ),
+]
 Limit = Annotated[int, Query(ge=1, le=200, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="items to skip")]
 EntityId = PathId

@@ -17,7 +17,15 @@ from dyndash_common.apikeys import presented_in
 from dyndash_common.cache import CachedEntry
 from dyndash_common.errors import Unservable
 from dyndash_common.logs import request_id
-from dyndash_common.site import fragment_key, fragment_signature, page_key, page_signature
+from dyndash_common.site import (
+    RouteInfo,
+    RouteTable,
+    TemplateInfo,
+    fragment_key,
+    fragment_signature,
+    page_key,
+    page_signature,
+)
 from dyndash_common.web import (
     FRAMEWORK_SEGMENTS,
     ID_DIGITS,
@@ -194,6 +202,8 @@ class GatewayFront:
         self, gateway: Gateway, scope: Scope, headers: dict[bytes, bytes], send: Send, head: bool
     ) -> None:
         state = gateway.state
+        # The state this request is matched in; a build compares against it (_consistent_page).
+        seen = (state.routes, state.catalog.by_name)
         matched = state.routes.match(scope["path"])
         template = (
             state.catalog.by_name.get(state.catalog.by_id.get(matched[0].template_id, ""))
@@ -232,8 +242,10 @@ class GatewayFront:
         key = page_key(route, params, query)
         signature = page_signature(state, route, template.name)
 
+        path = scope["path"]
+
         async def build() -> CachedEntry | None:
-            return await gateway.builder.page(route, template.name, params, query)
+            return await _consistent_page(gateway, seen, path, route, template.name, params, query)
 
         try:
             served = await gateway.responses.get(key, signature, build)
@@ -302,3 +314,33 @@ class GatewayFront:
             if_none_match=headers.get(b"if-none-match", b""),
             head=head,
         )
+
+
+async def _consistent_page(
+    gateway: Gateway,
+    seen: tuple[RouteTable, dict[str, TemplateInfo]],
+    path: str,
+    route: RouteInfo,
+    template: str,
+    params: dict[str, str],
+    query: dict[str, str],
+) -> CachedEntry | None:
+    """Build the page from one state: the route matched in `seen` and the templates rendered
+    during the build. Followers replace the route table and the catalog whole (a site apply
+    all at once), so if either was replaced since the match, the page is built again from the
+    state as it is now (README, "Sites as code": no page from a mix of old and new)."""
+    state = gateway.state
+    routes, names = seen
+    entry = await gateway.builder.page(route, template, params, query)
+    for _ in range(5):
+        if state.routes is routes and state.catalog.by_name is names:
+            break
+        routes, names = state.routes, state.catalog.by_name
+        matched = routes.match(path)
+        name = state.catalog.by_id.get(matched[0].template_id) if matched else None
+        if matched is None or name is None:
+            # The change took this page away: the old route with the new templates is no page.
+            raise Unservable(404, "There is no page at this address.")
+        route, template = matched[0], name
+        entry = await gateway.builder.page(route, template, params, query)
+    return entry

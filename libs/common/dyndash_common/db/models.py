@@ -42,6 +42,8 @@ class Template(Base):
     # The include graph (`dyndash_common.site.failures.graph_digest`) of this version's last
     # render budget failure: no process renders that graph again.
     budget_failure_graph: Mapped[str | None] = mapped_column(String(32))
+    # "files" when a site apply wrote it (README, "Sites as code"): API writes then need force.
+    managed_by: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -78,6 +80,8 @@ class Dashboard(Base):
     description: Mapped[str | None] = mapped_column(Text)
     is_public: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # "files" when a site apply wrote it (README, "Sites as code"): API writes then need force.
+    managed_by: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -96,6 +100,8 @@ class Route(Base):
     )
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # "files" when a site apply wrote it (README, "Sites as code"): API writes then need force.
+    managed_by: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -113,6 +119,8 @@ class Widget(Base):
     data: Mapped[Any] = mapped_column(JSONDocument, nullable=True, default=dict)
     data_version: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # "files" when a site apply wrote it (README, "Sites as code"): API writes then need force.
+    managed_by: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

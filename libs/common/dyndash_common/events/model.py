@@ -7,7 +7,12 @@ Event types fall in two classes, named here and nowhere else:
 - reports: what a process did (`cache.warmed`, `template.render_failed`). They change nothing
   a follower reads from the database: followers apply a render failure from its payload and
   otherwise ignore them, live streams do not forward them, and no one answers them with more
-  render work (which would loop).
+  render work (which would loop);
+- the batch `site.applied`: every change of one site apply (README, "Sites as code"), listed in
+  its payload (`changes`: type, entity, version, payload of each). Followers read the whole
+  state and install it at once, then tell their listeners of each part (`parts()`); the
+  renderer warms the union of what the parts affect. Its entity is `{"kind": "site", "id": 0}`
+  and its version is its own event id.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ STATE_CHANGES = frozenset(
     f"{kind}.{action}"
     for kind in ("template", "route", "dashboard", "widget")
     for action in ("created", "updated", "deleted")
-) | {"widget.data_updated"}
+) | {"widget.data_updated", "site.applied"}
+SITE_APPLIED = "site.applied"
 REPORTS = frozenset({"template.render_failed", "cache.warmed"})
 
 
@@ -59,6 +65,26 @@ class ChangeEvent(BaseModel):
     @property
     def changes_state(self) -> bool:
         return self.type in STATE_CHANGES
+
+    @property
+    def is_batch(self) -> bool:
+        return self.type == SITE_APPLIED
+
+    def parts(self) -> list[ChangeEvent]:
+        """The single changes this event stands for: a batch's listed changes, else itself."""
+        if not self.is_batch:
+            return [self]
+        return [
+            ChangeEvent(
+                id=self.id,
+                type=str(change["type"]),
+                entity=EntityRef.model_validate(change["entity"]),
+                version=int(change["version"]),
+                ts=self.ts,
+                payload=dict(change.get("payload") or {}),
+            )
+            for change in self.payload.get("changes", [])
+        ]
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))

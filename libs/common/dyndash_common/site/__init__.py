@@ -11,7 +11,7 @@ from dyndash_common.site.builder import (
 )
 from dyndash_common.site.failures import graph_digest
 from dyndash_common.site.follower import StateFollower
-from dyndash_common.site.impact import closes_cycle, reach, reversed_edges
+from dyndash_common.site.impact import closes_cycle, find_cycle, reach, reversed_edges
 from dyndash_common.site.keys import (
     data_key,
     fragment_key,
@@ -20,7 +20,7 @@ from dyndash_common.site.keys import (
     page_signature,
 )
 from dyndash_common.site.render_status import record_render_status
-from dyndash_common.site.state import Catalog, SiteState
+from dyndash_common.site.state import Catalog, RouteInfo, RouteTable, SiteState, TemplateInfo
 from dyndash_common.site.warming import (
     MemorySink,
     RedisSink,
@@ -39,14 +39,18 @@ __all__ = [
     "PageBuilder",
     "ProcessTemplates",
     "RedisSink",
+    "RouteInfo",
+    "RouteTable",
     "SiteState",
     "StateFollower",
     "Target",
+    "TemplateInfo",
     "TemplateRenderer",
     "Variants",
     "WarmReport",
     "closes_cycle",
     "data_key",
+    "find_cycle",
     "fragment_key",
     "fragment_signature",
     "graph_digest",

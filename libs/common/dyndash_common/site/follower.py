@@ -63,8 +63,10 @@ class StateFollower:
         EVENTS_APPLIED.inc()
         if event.id:
             EVENT_LAG_SECONDS.observe(max(0.0, time.time() - event.ts.timestamp()))
-        for listener in self.listeners:
-            listener(event)
+        # A batch is told part by part, after the whole of it is in the state.
+        for part in event.parts():
+            for listener in self.listeners:
+                listener(part)
 
     async def refresh(self, event: ChangeEvent) -> None:
         """Bring the state up to date with what `event` names, reading only that entity."""
@@ -75,7 +77,10 @@ class StateFollower:
             return
         kind, entity_id = event.entity.kind, event.entity.id
         async with self.database.read() as session:
-            if kind == "template":
+            if event.is_batch:
+                # Read everything, then install it in one step (SiteState.sync).
+                await self.state.sync(session)
+            elif kind == "template":
                 await self.state.reload_template(session, entity_id)
             elif kind == "route":
                 await self.state.reload_routes(session)

@@ -8,7 +8,7 @@ template's `dependencies`). One walk serves every question asked of the graph:
 - what a change to some templates touches (`reach` along the reversed edges): the pages to
   warm again;
 - whether a write would close a cycle (a template that reaches itself): refused by the admin
-  API.
+  API, one template at a time (`closes_cycle`) or a whole site at once (`find_cycle`).
 """
 
 from __future__ import annotations
@@ -67,17 +67,56 @@ def closes_cycle(edges: Edges, name: str, references: Iterable[str]) -> bool:
     return name in reach({**edges, name: ()}, references)
 
 
+def find_cycle(edges: Edges) -> list[str] | None:
+    """One include cycle of the whole graph as the path around it (`a → b → a` is
+    `["a", "b", "a"]`), or None: for checking many templates at once, as a site apply does."""
+    done: set[str] = set()
+    for start in sorted(edges):
+        if start in done:
+            continue
+        path: list[str] = [start]
+        on_path = {start}
+        pending: list[Iterator[str]] = [iter(edges.get(start, ()))]
+        while pending:
+            child = next(pending[-1], None)
+            if child is None:
+                pending.pop()
+                finished = path.pop()
+                on_path.discard(finished)
+                done.add(finished)
+            elif child in on_path:
+                return [*path[path.index(child) :], child]
+            elif child not in done:
+                path.append(child)
+                on_path.add(child)
+                pending.append(iter(edges.get(child, ())))
+    return None
+
+
 def routes_affected(state: SiteState, event: ChangeEvent) -> list[RouteInfo]:
-    """The routes whose pages a state change alters."""
+    """The routes whose pages a state change alters; for a site apply, those of all its parts,
+    found in one walk."""
     routes = [*state.routes.static.values(), *(route for _, route in state.routes.dynamic)]
-    kind = event.entity.kind
-    if kind == "template":
-        names = {
-            str(event.payload.get(k)) for k in ("name", "previous_name") if event.payload.get(k)
-        }
-        affected = dependents(state.catalog.edges, names)
-        return [r for r in routes if state.catalog.by_id.get(r.template_id) in affected]
-    if kind == "route":
-        return [r for r in routes if r.id == event.entity.id]
-    dashboard_id = event.entity.id if kind == "dashboard" else event.payload.get("dashboard_id")
-    return [r for r in routes if r.dashboard_id is not None and r.dashboard_id == dashboard_id]
+    names: set[str] = set()
+    route_ids: set[int] = set()
+    dashboard_ids: set[object] = set()
+    for part in event.parts():
+        kind = part.entity.kind
+        if kind == "template":
+            names |= {
+                str(part.payload.get(k)) for k in ("name", "previous_name") if part.payload.get(k)
+            }
+        elif kind == "route":
+            route_ids.add(part.entity.id)
+        elif kind == "dashboard":
+            dashboard_ids.add(part.entity.id)
+        else:
+            dashboard_ids.add(part.payload.get("dashboard_id"))
+    affected = dependents(state.catalog.edges, names) if names else set()
+    return [
+        r
+        for r in routes
+        if r.id in route_ids
+        or (r.dashboard_id is not None and r.dashboard_id in dashboard_ids)
+        or state.catalog.by_id.get(r.template_id) in affected
+    ]

@@ -237,12 +237,16 @@ class SiteState:
         self.loaded = True
 
     async def _load_failures(self, session: AsyncSession) -> None:
+        self.failures.replace(await self._read_failures(session))
+
+    @staticmethod
+    async def _read_failures(session: AsyncSession) -> list[tuple[str, str, str]]:
         rows = await session.execute(
             select(Template.name, Template.budget_failure_graph, Template.render_error).where(
                 Template.budget_failure_graph.is_not(None)
             )
         )
-        self.failures.replace((name, graph or "", error or "") for name, graph, error in rows.all())
+        return [(name, graph or "", error or "") for name, graph, error in rows.all()]
 
     def note_render_failure(self, event: ChangeEvent) -> None:
         """Apply a `template.render_failed` report: a budget failure blocks its graph."""
@@ -251,7 +255,11 @@ class SiteState:
             self.failures.add(name, graph, str(event.payload.get("error") or ""))
 
     async def sync(self, session: AsyncSession) -> None:
-        """Bring everything up to date, reading template content only where a version moved."""
+        """Bring everything up to date, reading template content only where a version moved.
+
+        Everything is read first and installed in one step with no await in between, so a
+        request never sees part of a change: a site apply (`site.applied`) is applied this way
+        and no page is built from a mix of its old and new objects."""
         rows = await session.execute(select(Template.id, Template.version))
         current = {template_id: version for template_id, version in rows.all()}  # noqa: C416
         known = {t.id: t for t in self.catalog.by_name.values()}
@@ -261,13 +269,21 @@ class SiteState:
             if tid not in known or known[tid].version != version
         ]
         kept = [t for tid, t in known.items() if tid in current and tid not in stale]
+        templates: list[TemplateInfo] | None = None
         if stale or len(kept) != len(known):
-            query = select(Template).where(Template.id.in_(stale))
-            fresh = (await session.execute(query)).scalars()
-            self.catalog.replace([*kept, *(template_info(row) for row in fresh)])
-        await self.reload_routes(session)
-        await self._load_dashboards(session, None)
-        await self._load_failures(session)
+            fresh = (
+                await session.execute(select(Template).where(Template.id.in_(stale)))
+            ).scalars()
+            templates = [*kept, *(template_info(row) for row in fresh)]
+        routes = (await session.execute(select(Route).where(Route.is_active))).scalars().all()
+        dashboards, widgets = await self._read_dashboards(session, None)
+        failures = await self._read_failures(session)
+        # From here on, no await: the whole state changes at once.
+        if templates is not None:
+            self.catalog.replace(templates)
+        self.routes = RouteTable.build(route_info(row) for row in routes)
+        self._install_dashboards(dashboards, widgets, None)
+        self.failures.replace(failures)
         self.loaded = True
 
     async def reload_template(self, session: AsyncSession, template_id: int) -> None:
@@ -285,6 +301,13 @@ class SiteState:
         await self._load_dashboards(session, dashboard_id)
 
     async def _load_dashboards(self, session: AsyncSession, only: int | None) -> None:
+        dashboards, widgets = await self._read_dashboards(session, only)
+        self._install_dashboards(dashboards, widgets, only)
+
+    @staticmethod
+    async def _read_dashboards(
+        session: AsyncSession, only: int | None
+    ) -> tuple[dict[int, DashboardInfo], list[WidgetInfo]]:
         dashboard_query = select(Dashboard.id, Dashboard.version, Dashboard.is_public)
         widget_query = select(Widget).order_by(Widget.id)
         if only is not None:
@@ -301,6 +324,11 @@ class SiteState:
             )
             for row in dashboards
         }
+        return fresh, widgets
+
+    def _install_dashboards(
+        self, fresh: dict[int, DashboardInfo], widgets: list[WidgetInfo], only: int | None
+    ) -> None:
         if only is None:
             self.dashboards = fresh
             self.widgets = {w.id: w for w in widgets}

@@ -166,7 +166,8 @@ async def targets_for(
     state: SiteState, event: ChangeEvent, variants: Variants | None, ttl: int
 ) -> list[Target]:
     """The entries a state change alters: pages of the routes it affects (every recently
-    served variant of a param route), and for a dashboard or widget its fragments and data."""
+    served variant of a param route), and for a dashboard or widget its fragments and data.
+    For a site apply, the union of its parts' entries."""
     targets: list[Target] = []
     for route in routes_affected(state, event):
         name = state.catalog.by_id.get(route.template_id)
@@ -190,6 +191,16 @@ async def targets_for(
                     route.id,
                 )
             )
+    fragments: dict[Hashable, Target] = {}
+    for part in event.parts():
+        for target in _dashboard_targets(state, part, ttl):
+            fragments.setdefault(target.key, target)
+    return [*targets, *fragments.values()]
+
+
+def _dashboard_targets(state: SiteState, event: ChangeEvent, ttl: int) -> list[Target]:
+    """A dashboard or widget change: its fragments and the dashboard's data."""
+    targets: list[Target] = []
     kind = event.entity.kind
     dashboard_id = event.entity.id if kind == "dashboard" else event.payload.get("dashboard_id")
     dashboard = state.dashboards.get(dashboard_id) if isinstance(dashboard_id, int) else None

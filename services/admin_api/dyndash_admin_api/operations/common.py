@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from dyndash_common import jsondoc
 from dyndash_common.db import utcnow
-from dyndash_common.errors import NotFound, PreconditionFailed
+from dyndash_common.errors import Conflict, NotFound, PreconditionFailed
 
 M = TypeVar("M")
 
@@ -78,12 +78,38 @@ V = TypeVar("V", bound=Versioned)
 
 
 async def locked_for_write(
-    session: AsyncSession, model: type[V], entity_id: int, if_match: int | None
+    session: AsyncSession,
+    model: type[V],
+    entity_id: int,
+    if_match: int | None,
+    *,
+    force: bool = False,
 ) -> V:
-    """The row to update or delete: locked, and at the version If-Match names (else 412)."""
+    """The row to update or delete: locked, at the version If-Match names (else 412), and not
+    managed by files unless forced (else 409)."""
     row = await get_or_404(session, model, entity_id, lock=True)
     check_if_match(if_match, row.version)
+    check_owner(row, force)
     return row
+
+
+def check_owner(row: object, force: bool) -> None:
+    """Objects a site apply wrote belong to the site's files (README, "Sites as code"): an
+    admin API write would be undone by the next apply, so it needs `?force=true`."""
+    owner = getattr(row, "managed_by", None)
+    if owner is not None and not force:
+        kind = type(row).__name__.lower()
+        raise Conflict(
+            f"{kind} {getattr(row, 'id', '')} is managed by {owner} (a site apply): change it "
+            "in the site's files and apply them, or send ?force=true to write it anyway (the "
+            "next apply puts the files' content back)",
+            details={"managed_by": owner},
+        )
+
+
+def forced(row: object, force: bool) -> dict[str, Any]:
+    """What an event records of a forced write to a managed object."""
+    return {"forced": True} if force and getattr(row, "managed_by", None) is not None else {}
 
 
 def save_new_version(row: Versioned, changed: dict[str, Any]) -> None:

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dyndash_admin_api.operations.common import (
     apply_changes,
     changed_fields,
+    check_owner,
+    forced,
     get_or_404,
     lock_template_graph,
     locked_for_write,
@@ -37,9 +39,14 @@ async def create_dashboard(changes: ChangeSet, fields: dict[str, Any]) -> Dashbo
 
 
 async def update_dashboard(
-    changes: ChangeSet, dashboard_id: int, fields: dict[str, Any], *, if_match: int | None
+    changes: ChangeSet,
+    dashboard_id: int,
+    fields: dict[str, Any],
+    *,
+    if_match: int | None,
+    force: bool = False,
 ) -> Dashboard:
-    row = await locked_for_write(changes.session, Dashboard, dashboard_id, if_match)
+    row = await locked_for_write(changes.session, Dashboard, dashboard_id, if_match, force=force)
     changed = changed_fields(row, fields)
     if not changed:
         return row
@@ -54,7 +61,7 @@ async def update_dashboard(
         "dashboard",
         row.id,
         row.version,
-        {"name": row.name, "changed": sorted(changed)},
+        {"name": row.name, "changed": sorted(changed), **forced(row, force)},
     )
     return row
 
@@ -77,9 +84,11 @@ async def _no_public_route_shows(session: AsyncSession, row: Dashboard) -> None:
         )
 
 
-async def delete_dashboard(changes: ChangeSet, dashboard_id: int, *, if_match: int | None) -> None:
+async def delete_dashboard(
+    changes: ChangeSet, dashboard_id: int, *, if_match: int | None, force: bool = False
+) -> None:
     session = changes.session
-    row = await locked_for_write(session, Dashboard, dashboard_id, if_match)
+    row = await locked_for_write(session, Dashboard, dashboard_id, if_match, force=force)
     paths = (
         (await session.execute(select(Route.path).where(Route.dashboard_id == row.id)))
         .scalars()
@@ -102,7 +111,7 @@ async def delete_dashboard(changes: ChangeSet, dashboard_id: int, *, if_match: i
         "dashboard",
         row.id,
         row.version,
-        {"name": row.name, "widget_ids": list(widget_ids)},
+        {"name": row.name, "widget_ids": list(widget_ids), **forced(row, force)},
     )
 
 
@@ -139,9 +148,13 @@ def _widget_payload(row: Widget) -> dict[str, Any]:
     return {"dashboard_id": row.dashboard_id, "key": row.key, "data_version": row.data_version}
 
 
-async def create_widget(changes: ChangeSet, dashboard_id: int, fields: dict[str, Any]) -> Widget:
+async def create_widget(
+    changes: ChangeSet, dashboard_id: int, fields: dict[str, Any], *, force: bool = False
+) -> Widget:
     session = changes.session
-    await get_or_404(session, Dashboard, dashboard_id)
+    dashboard = await get_or_404(session, Dashboard, dashboard_id)
+    # A managed dashboard's file lists all its widgets.
+    check_owner(dashboard, force)
     await _widget_key_is_free(session, dashboard_id, fields["key"])
     await _check_widget_template(session, fields.get("config", {}))
     now = utcnow()
@@ -155,14 +168,21 @@ async def create_widget(changes: ChangeSet, dashboard_id: int, fields: dict[str,
     )
     session.add(row)
     await session.flush()
-    await changes.emit("widget.created", "widget", row.id, 1, _widget_payload(row))
+    await changes.emit(
+        "widget.created", "widget", row.id, 1, {**_widget_payload(row), **forced(dashboard, force)}
+    )
     return row
 
 
 async def update_widget(
-    changes: ChangeSet, widget_id: int, fields: dict[str, Any], *, if_match: int | None
+    changes: ChangeSet,
+    widget_id: int,
+    fields: dict[str, Any],
+    *,
+    if_match: int | None,
+    force: bool = False,
 ) -> Widget:
-    row = await locked_for_write(changes.session, Widget, widget_id, if_match)
+    row = await locked_for_write(changes.session, Widget, widget_id, if_match, force=force)
     changed = changed_fields(row, fields)
     if not changed:
         return row
@@ -172,15 +192,29 @@ async def update_widget(
         await _check_widget_template(changes.session, changed["config"])
     save_new_version(row, changed)
     await changes.session.flush()
-    await changes.emit("widget.updated", "widget", row.id, row.version, _widget_payload(row))
+    await changes.emit(
+        "widget.updated",
+        "widget",
+        row.id,
+        row.version,
+        {**_widget_payload(row), **forced(row, force)},
+    )
     return row
 
 
-async def delete_widget(changes: ChangeSet, widget_id: int, *, if_match: int | None) -> None:
-    row = await locked_for_write(changes.session, Widget, widget_id, if_match)
+async def delete_widget(
+    changes: ChangeSet, widget_id: int, *, if_match: int | None, force: bool = False
+) -> None:
+    row = await locked_for_write(changes.session, Widget, widget_id, if_match, force=force)
     await changes.session.delete(row)
     await changes.session.flush()
-    await changes.emit("widget.deleted", "widget", row.id, row.version, _widget_payload(row))
+    await changes.emit(
+        "widget.deleted",
+        "widget",
+        row.id,
+        row.version,
+        {**_widget_payload(row), **forced(row, force)},
+    )
 
 
 async def push_widget_data(changes: ChangeSet, widget_id: int, data: Any) -> Widget:

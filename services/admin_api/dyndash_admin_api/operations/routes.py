@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dyndash_admin_api.operations.common import (
     changed_fields,
+    forced,
     locked_for_write,
     save_new_version,
 )
@@ -71,10 +72,15 @@ async def create_route(changes: ChangeSet, fields: dict[str, Any]) -> Route:
 
 
 async def update_route(
-    changes: ChangeSet, route_id: int, fields: dict[str, Any], *, if_match: int | None
+    changes: ChangeSet,
+    route_id: int,
+    fields: dict[str, Any],
+    *,
+    if_match: int | None,
+    force: bool = False,
 ) -> Route:
     session = changes.session
-    row = await locked_for_write(session, Route, route_id, if_match)
+    row = await locked_for_write(session, Route, route_id, if_match, force=force)
     changed = changed_fields(row, fields)
     if not changed:
         return row
@@ -91,13 +97,17 @@ async def update_route(
         "route",
         row.id,
         row.version,
-        {**_payload(row), "previous_path": previous_path},
+        {**_payload(row), "previous_path": previous_path, **forced(row, force)},
     )
     return row
 
 
-async def delete_route(changes: ChangeSet, route_id: int, *, if_match: int | None) -> None:
-    row = await locked_for_write(changes.session, Route, route_id, if_match)
+async def delete_route(
+    changes: ChangeSet, route_id: int, *, if_match: int | None, force: bool = False
+) -> None:
+    row = await locked_for_write(changes.session, Route, route_id, if_match, force=force)
     await changes.session.delete(row)
     await changes.session.flush()
-    await changes.emit("route.deleted", "route", row.id, row.version, _payload(row))
+    await changes.emit(
+        "route.deleted", "route", row.id, row.version, {**_payload(row), **forced(row, force)}
+    )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dyndash_admin_api.operations.common import (
     changed_fields,
+    forced,
     get_or_404,
     lock_template_graph,
     locked_for_write,
@@ -47,7 +48,7 @@ async def _name_is_free(session: AsyncSession, name: str) -> None:
         raise Conflict(f"a template named '{name}' already exists", details={"field": "name"})
 
 
-def _snapshot(row: Template, author: ApiKey | None, message: str | None) -> TemplateVersion:
+def snapshot(row: Template, author: ApiKey | None, message: str | None) -> TemplateVersion:
     return TemplateVersion(
         template_id=row.id,
         version=row.version,
@@ -81,7 +82,7 @@ async def create_template(
     row = Template(**fields, dependencies=references, version=1, created_at=now, updated_at=now)
     session.add(row)
     await session.flush()
-    session.add(_snapshot(row, author, message))
+    session.add(snapshot(row, author, message))
     await changes.emit("template.created", "template", row.id, 1, {"name": row.name})
     return row
 
@@ -95,13 +96,14 @@ async def update_template(
     author: ApiKey | None,
     message: str | None,
     compiler: TemplateCompiler,
+    force: bool = False,
 ) -> Template:
     """Apply `fields`; a change that leaves every field as it was makes no new version."""
     session = changes.session
     if "html_content" in fields:
         references = await compiler.references(fields["html_content"])
     await lock_template_graph(session)
-    row = await locked_for_write(session, Template, template_id, if_match)
+    row = await locked_for_write(session, Template, template_id, if_match, force=force)
     changed = changed_fields(row, fields)
     if not changed:
         return row
@@ -125,13 +127,18 @@ async def update_template(
     row.render_status = None
     row.render_error = None
     row.budget_failure_graph = None
-    session.add(_snapshot(row, author, message))
+    session.add(snapshot(row, author, message))
     await changes.emit(
         "template.updated",
         "template",
         row.id,
         row.version,
-        {"name": row.name, "previous_name": old_name, "changed": sorted(changed)},
+        {
+            "name": row.name,
+            "previous_name": old_name,
+            "changed": sorted(changed),
+            **forced(row, force),
+        },
     )
     return row
 
@@ -145,6 +152,7 @@ async def rollback_template(
     author: ApiKey | None,
     message: str | None,
     compiler: TemplateCompiler,
+    force: bool = False,
 ) -> Template:
     old = (
         await changes.session.execute(
@@ -165,6 +173,7 @@ async def rollback_template(
         author=author,
         message=message or f"rollback to version {version}",
         compiler=compiler,
+        force=force,
     )
 
 
@@ -193,10 +202,12 @@ async def _no_widget_uses(session: AsyncSession, name: str) -> None:
         )
 
 
-async def delete_template(changes: ChangeSet, template_id: int, *, if_match: int | None) -> None:
+async def delete_template(
+    changes: ChangeSet, template_id: int, *, if_match: int | None, force: bool = False
+) -> None:
     session = changes.session
     await lock_template_graph(session)
-    row = await locked_for_write(session, Template, template_id, if_match)
+    row = await locked_for_write(session, Template, template_id, if_match, force=force)
     routes = (
         await session.execute(
             select(Route.path, Route.is_active).where(Route.template_id == row.id)
@@ -218,7 +229,13 @@ async def delete_template(changes: ChangeSet, template_id: int, *, if_match: int
     await _no_widget_uses(session, row.name)
     await session.delete(row)
     await session.flush()
-    await changes.emit("template.deleted", "template", row.id, row.version, {"name": row.name})
+    await changes.emit(
+        "template.deleted",
+        "template",
+        row.id,
+        row.version,
+        {"name": row.name, **forced(row, force)},
+    )
 
 
 async def preview_sources(

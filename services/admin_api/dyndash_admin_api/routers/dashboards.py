@@ -12,6 +12,7 @@ from dyndash_admin_api.deps import (
     DashboardsWriter,
     DataWriter,
     EntityId,
+    Force,
     IfMatch,
     Limit,
     Offset,
@@ -108,11 +109,16 @@ async def update_dashboard(
     dashboard_id: EntityId,
     body: DashboardUpdate,
     if_match: IfMatch,
+    force: Force = False,
     response: Response,
 ) -> dict[str, Any]:
     async with change(runtime) as changes:
         row = await operations.update_dashboard(
-            changes, dashboard_id, body.model_dump(exclude_unset=True), if_match=if_match
+            changes,
+            dashboard_id,
+            body.model_dump(exclude_unset=True),
+            if_match=if_match,
+            force=force,
         )
     set_etag(response, row.version)
     return success(_dashboard(row))
@@ -125,10 +131,15 @@ async def update_dashboard(
     responses=answers(400, 403, 404, 409, 412),
 )
 async def delete_dashboard(
-    *, runtime: RuntimeDep, _key: DashboardsWriter, dashboard_id: EntityId, if_match: IfMatch
+    *,
+    runtime: RuntimeDep,
+    _key: DashboardsWriter,
+    dashboard_id: EntityId,
+    if_match: IfMatch,
+    force: Force = False,
 ) -> dict[str, Any]:
     async with change(runtime) as changes:
-        await operations.delete_dashboard(changes, dashboard_id, if_match=if_match)
+        await operations.delete_dashboard(changes, dashboard_id, if_match=if_match, force=force)
     return success(None, f"dashboard {dashboard_id} deleted")
 
 
@@ -169,9 +180,10 @@ async def create_widget(
     dashboard_id: EntityId,
     body: WidgetCreate,
     response: Response,
+    force: Force = False,
 ) -> dict[str, Any]:
     async with change(runtime) as changes:
-        row = await operations.create_widget(changes, dashboard_id, body.model_dump())
+        row = await operations.create_widget(changes, dashboard_id, body.model_dump(), force=force)
     set_etag(response, row.version)
     return success(_widget(row), "widget created")
 
@@ -204,11 +216,12 @@ async def update_widget(
     widget_id: EntityId,
     body: WidgetUpdate,
     if_match: IfMatch,
+    force: Force = False,
     response: Response,
 ) -> dict[str, Any]:
     async with change(runtime) as changes:
         row = await operations.update_widget(
-            changes, widget_id, body.model_dump(exclude_unset=True), if_match=if_match
+            changes, widget_id, body.model_dump(exclude_unset=True), if_match=if_match, force=force
         )
     set_etag(response, row.version)
     return success(_widget(row))
@@ -218,13 +231,18 @@ async def update_widget(
     "/api/v1/widgets/{widget_id}",
     operation_id="widgets_delete",
     response_model=Envelope[None],
-    responses=answers(400, 403, 404, 412),
+    responses=answers(400, 403, 404, 409, 412),
 )
 async def delete_widget(
-    *, runtime: RuntimeDep, _key: DashboardsWriter, widget_id: EntityId, if_match: IfMatch
+    *,
+    runtime: RuntimeDep,
+    _key: DashboardsWriter,
+    widget_id: EntityId,
+    if_match: IfMatch,
+    force: Force = False,
 ) -> dict[str, Any]:
     async with change(runtime) as changes:
-        await operations.delete_widget(changes, widget_id, if_match=if_match)
+        await operations.delete_widget(changes, widget_id, if_match=if_match, force=force)
     return success(None, f"widget {widget_id} deleted")
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from dyndash_admin_api.deps import (
     CurrentKey,
     EntityId,
+    Force,
     IfMatch,
     Limit,
     Offset,
@@ -93,11 +94,12 @@ async def update_route(
     route_id: EntityId,
     body: RouteUpdate,
     if_match: IfMatch,
+    force: Force = False,
     response: Response,
 ) -> dict[str, Any]:
     async with change(runtime) as changes:
         row = await operations.update_route(
-            changes, route_id, body.model_dump(exclude_unset=True), if_match=if_match
+            changes, route_id, body.model_dump(exclude_unset=True), if_match=if_match, force=force
         )
     set_etag(response, row.version)
     return success(_public(row))
@@ -107,11 +109,16 @@ async def update_route(
     "/{route_id}",
     operation_id="routes_delete",
     response_model=Envelope[None],
-    responses=answers(400, 403, 404, 412),
+    responses=answers(400, 403, 404, 409, 412),
 )
 async def delete_route(
-    *, runtime: RuntimeDep, _key: RoutesWriter, route_id: EntityId, if_match: IfMatch
+    *,
+    runtime: RuntimeDep,
+    _key: RoutesWriter,
+    route_id: EntityId,
+    if_match: IfMatch,
+    force: Force = False,
 ) -> dict[str, Any]:
     async with change(runtime) as changes:
-        await operations.delete_route(changes, route_id, if_match=if_match)
+        await operations.delete_route(changes, route_id, if_match=if_match, force=force)
     return success(None, f"route {route_id} deleted")

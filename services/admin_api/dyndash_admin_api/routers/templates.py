@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from dyndash_admin_api.deps import (
     CurrentKey,
     EntityId,
+    Force,
     IfMatch,
     Limit,
     Offset,
@@ -155,6 +156,7 @@ async def update_template(
     template_id: EntityId,
     body: TemplateUpdate,
     if_match: IfMatch,
+    force: Force = False,
     response: Response,
 ) -> dict[str, Any]:
     fields = body.model_dump(exclude_unset=True, exclude={"message"})
@@ -164,6 +166,7 @@ async def update_template(
             template_id,
             fields,
             if_match=if_match,
+            force=force,
             author=key,
             message=body.message,
             compiler=pool,
@@ -179,10 +182,15 @@ async def update_template(
     responses=answers(400, 403, 404, 409, 412),
 )
 async def delete_template(
-    *, runtime: RuntimeDep, _key: TemplatesWriter, template_id: EntityId, if_match: IfMatch
+    *,
+    runtime: RuntimeDep,
+    _key: TemplatesWriter,
+    template_id: EntityId,
+    if_match: IfMatch,
+    force: Force = False,
 ) -> dict[str, Any]:
     async with change(runtime) as changes:
-        await operations.delete_template(changes, template_id, if_match=if_match)
+        await operations.delete_template(changes, template_id, if_match=if_match, force=force)
     return success(None, f"template {template_id} deleted")
 
 
@@ -248,6 +256,7 @@ async def rollback_template(
     template_id: EntityId,
     body: TemplateRollback,
     if_match: IfMatch,
+    force: Force = False,
     response: Response,
 ) -> dict[str, Any]:
     async with change(runtime) as changes:
@@ -256,6 +265,7 @@ async def rollback_template(
             template_id,
             body.version,
             if_match=if_match,
+            force=force,
             author=key,
             message=body.message,
             compiler=pool,

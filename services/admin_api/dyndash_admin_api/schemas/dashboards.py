@@ -35,6 +35,9 @@ class DashboardPublic(Output):
     title: str
     description: str | None
     is_public: bool
+    managed_by: str | None = Field(
+        description='"files" when a site apply wrote it: admin API writes then need ?force=true'
+    )
     version: int
     created_at: datetime
     updated_at: datetime
@@ -68,5 +71,8 @@ class WidgetPublic(Output):
     config: dict[str, Any]
     data: Any
     data_version: int
+    managed_by: str | None = Field(
+        description='"files" when a site apply wrote it: admin API writes then need ?force=true'
+    )
     version: int
     updated_at: datetime

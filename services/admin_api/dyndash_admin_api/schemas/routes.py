@@ -106,6 +106,9 @@ class RoutePublic(Output):
     method: str
     handler_config: dict[str, Any]
     is_active: bool
+    managed_by: str | None = Field(
+        description='"files" when a site apply wrote it: admin API writes then need ?force=true'
+    )
     version: int
     created_at: datetime
     updated_at: datetime

@@ -60,6 +60,9 @@ class TemplateSummary(Output):
     name: str
     description: str | None
     is_active: bool
+    managed_by: str | None = Field(
+        description='"files" when a site apply wrote it: admin API writes then need ?force=true'
+    )
     version: int
     dependencies: list[str]
     render_status: str | None

@@ -1,0 +1,118 @@
+"""Site bundle shapes: a whole site as the files hold it (README, "Sites as code").
+
+Objects name each other by name, never by id: a route names its template and dashboard, a
+widget's `config.template` a template. Ids, versions, timestamps and `managed_by` are the
+server's bookkeeping and stay out, so one bundle applies to any server.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+
+from dyndash_admin_api.schemas.common import DataDocument, Input, JsonObject, Output
+from dyndash_admin_api.schemas.dashboards import Slug, Title
+from dyndash_admin_api.schemas.routes import HandlerConfig, RouteMethod, RoutePath
+from dyndash_admin_api.schemas.templates import Content, Description, TemplateName
+
+# "template:<name>", "route:<path>", "dashboard:<name>", "widget:<dashboard>/<key>".
+EXPECTED_KEY = r"^(?:template|route|dashboard|widget):[^\x00]{1,202}$"
+MAX_OBJECTS = 20_000
+
+
+class TemplateSpec(Input):
+    name: TemplateName
+    description: Description | None = None
+    html_content: Content = ""
+    css_content: Content = ""
+    js_content: Content = ""
+    config: JsonObject = Field(default_factory=dict)
+    is_active: bool = True
+
+
+class RouteSpec(Input):
+    path: RoutePath
+    template: TemplateName
+    dashboard: Slug | None = None
+    method: RouteMethod = "GET"
+    handler_config: HandlerConfig = Field(default_factory=HandlerConfig)
+    is_active: bool = True
+
+    @field_validator("handler_config")
+    @classmethod
+    def _dashboard_by_name(cls, value: HandlerConfig) -> HandlerConfig:
+        if value.dashboard_id is not None:
+            raise ValueError(
+                "dashboard_id is a server id; name the dashboard in the route's `dashboard`"
+            )
+        return value
+
+
+class WidgetSpec(Input):
+    key: Slug
+    title: Title = ""
+    type: Annotated[str, Field(min_length=1, max_length=50)] = "generic"
+    config: JsonObject = Field(default_factory=dict)
+    data: DataDocument = Field(default_factory=dict)
+
+
+class DashboardSpec(Input):
+    name: Slug
+    title: Title = ""
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    is_public: bool = False
+    widgets: list[WidgetSpec] = Field(default_factory=list, max_length=1000)
+
+
+class Bundle(Input):
+    templates: list[TemplateSpec] = Field(default_factory=list, max_length=MAX_OBJECTS)
+    routes: list[RouteSpec] = Field(default_factory=list, max_length=MAX_OBJECTS)
+    dashboards: list[DashboardSpec] = Field(default_factory=list, max_length=MAX_OBJECTS)
+
+
+ExpectedKey = Annotated[str, Field(pattern=EXPECTED_KEY)]
+
+
+class SiteApply(Input):
+    bundle: Bundle
+    expected_versions: dict[ExpectedKey, Annotated[int, Field(ge=0, le=2_147_483_647)]] = Field(
+        default_factory=dict,
+        description="Each object's version as the plan saw it (0: absent). Any that moved → "
+        "409 and nothing changes.",
+    )
+
+
+Action = Literal["create", "update", "delete", "unchanged", "adopt"]
+
+
+class PlanItem(Output):
+    kind: Literal["template", "route", "dashboard", "widget"]
+    name: str
+    action: Action
+    version: int | None = Field(description="The server's version before the apply; null: absent")
+    new_version: int | None = Field(
+        default=None, description="The version after the apply (only when applied)"
+    )
+    fields: list[str] = Field(default_factory=list, description="The fields that change")
+    diff: str = Field(default="", description="Unified diff of the changed fields")
+
+
+class SitePlan(Output):
+    applied: bool
+    dry_run: bool
+    prune: bool
+    summary: dict[str, int]
+    changes: list[PlanItem] = Field(description="Every object, unchanged ones included")
+    expected_versions: dict[str, int] = Field(
+        description="Send back with the apply: each object's current version (0: absent)"
+    )
+    event_id: int | None = Field(
+        default=None, description="The id of the one site.applied event, when one was published"
+    )
+
+
+class SiteExport(Output):
+    templates: list[dict[str, Any]]
+    routes: list[dict[str, Any]]
+    dashboards: list[dict[str, Any]]
