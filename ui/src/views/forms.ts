@@ -1,0 +1,53 @@
+// Shared pieces of the routes and dashboards screens.
+import { ApiError, managed } from "../api";
+import { confirmDialog } from "../dialog";
+import { h } from "../dom";
+import { type CodeEditor, createEditor } from "../editor";
+
+/** A JSON editor: parse errors are caught before the request, the API's after. */
+export interface JsonField {
+  el: HTMLElement;
+  parse(): unknown;
+  ready: Promise<CodeEditor>;
+}
+
+export function jsonField(label: string, value: unknown): JsonField {
+  const id = `label-${label.toLowerCase().replace(/\W+/g, "-")}`;
+  const slot = h("div", { class: "editor-slot small" });
+  const message = h("p", { class: "error", role: "alert" });
+  const ready = createEditor({ label, lang: "json", doc: JSON.stringify(value ?? {}, null, 2) }).then((editor) => {
+    slot.replaceChildren(editor.dom);
+    return editor;
+  });
+  let editor: CodeEditor | null = null;
+  void ready.then((e) => (editor = e));
+  return {
+    el: h("div", { class: "field" }, h("span", { class: "label", id }, label), slot, message),
+    ready,
+    parse() {
+      message.textContent = "";
+      try {
+        return JSON.parse(editor?.value() ?? "{}");
+      } catch (error) {
+        message.textContent = `${label}: not valid JSON (${(error as Error).message})`;
+        throw error;
+      }
+    },
+  };
+}
+
+/** The API's message: a 422 names each refused field in it. */
+export function explain(error: unknown): string {
+  return error instanceof ApiError ? error.message : (error as Error).message;
+}
+
+/** Writes to objects managed from files ask first and are then forced (see the README). */
+export async function confirmManaged(entity: { managed_by?: string | null } | null, what: string): Promise<boolean | null> {
+  if (!managed(entity)) return false;
+  const ok = await confirmDialog(`Change a ${what} managed from files?`, `This ${what} is managed from files: the next apply from files replaces your change.`);
+  return ok ? true : null;
+}
+
+export function lockBadge(entity: { managed_by?: string | null }): HTMLElement | null {
+  return managed(entity) ? h("span", { class: "badge lock", title: "managed from files" }, "🔒 files") : null;
+}

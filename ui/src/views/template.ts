@@ -1,0 +1,258 @@
+// One template: editors, live preview, history and the conflict view. Every save sends
+// If-Match; a 412 shows the server's version beside the user's, never a silent overwrite.
+import { ApiError, call, get, managed } from "../api";
+import { contentDiff } from "../diffview";
+import { announce, confirmDialog } from "../dialog";
+import { field, h } from "../dom";
+import { type CodeEditor, createEditor, type Lang } from "../editor";
+import { navigate, type Params, type View } from "../router";
+import type { Template, Version } from "../types";
+import { createHistory, type HistoryPanel } from "./history";
+import { type Content, createPreview } from "./preview";
+
+type Draft = Content & { name: string };
+const EDITORS: [keyof Content, string, Lang][] = [
+  ["html_content", "HTML", "html"],
+  ["css_content", "CSS", "css"],
+  ["js_content", "JS", "js"],
+];
+
+export function templateView(params: Params): View {
+  const isNew = params.id === "new";
+  const id = isNew ? null : Number(params.id);
+  const heading = h("h1", {}, isNew ? "New template" : "Template");
+  const lock = h("p", { class: "badge lock", hidden: true }, "🔒 Managed from files: saving here asks for confirmation, and the next apply from files replaces it.");
+  const nameInput = h("input", { type: "text", required: true, autocomplete: "off", spellcheck: "false" });
+  const saveButton = h("button", { type: "submit", class: "primary" }, "Save");
+  const saveStatus = h("span", { class: "muted", role: "status" });
+  const errorBox = h("div", { class: "error", role: "alert" });
+  const slots = new Map<keyof Content, HTMLElement>();
+  const editors = new Map<keyof Content, CodeEditor>();
+  const form = h(
+    "form",
+    { class: "template-form", novalidate: true },
+    field("Name", nameInput),
+    ...EDITORS.map(([key, label]) => {
+      const slot = h("div", { class: `editor-slot editor-${key}` }, h("p", { class: "muted" }, "Loading editor…"));
+      slots.set(key, slot);
+      return h("div", { class: "field" }, h("span", { class: "label", id: `label-${key}` }, label), slot);
+    }),
+    h("div", { class: "row" }, saveButton, saveStatus),
+    errorBox,
+  );
+  const conflict = h("section", { class: "panel conflict", "aria-labelledby": "conflict-heading", hidden: true });
+  const preview = createPreview(id);
+  let history: HistoryPanel | null = null;
+  const side = h("div", { class: "side" }, preview.el);
+  const el = h("div", { class: "template-screen" }, h("div", { class: "bar" }, heading), lock, conflict, h("div", { class: "columns" }, h("div", { class: "main-col" }, form), side));
+
+  let template: Template | null = null;
+  let baseVersion: number | null = null;
+  let saved: Draft = { name: "", html_content: "", css_content: "", js_content: "" };
+  let saving = false;
+
+  const draft = (): Draft => ({
+    name: nameInput.value.trim(),
+    html_content: editors.get("html_content")?.value() ?? saved.html_content,
+    css_content: editors.get("css_content")?.value() ?? saved.css_content,
+    js_content: editors.get("js_content")?.value() ?? saved.js_content,
+  });
+  const dirty = () => {
+    const now = draft();
+    return (Object.keys(now) as (keyof Draft)[]).some((key) => now[key] !== saved[key]);
+  };
+  const changed = () => {
+    if (dirty()) el.setAttribute("data-dirty", "");
+    else el.removeAttribute("data-dirty");
+    preview.schedule(draft());
+  };
+  nameInput.addEventListener("input", changed);
+
+  const load = (row: Template) => {
+    template = row;
+    baseVersion = row.version;
+    saved = { name: row.name, html_content: row.html_content, css_content: row.css_content, js_content: row.js_content };
+    nameInput.value = row.name;
+    for (const [key] of EDITORS) editors.get(key)?.set(row[key]);
+    heading.textContent = `Template ${row.name}`;
+    document.title = `${heading.textContent} · dyndash admin`;
+    lock.hidden = !managed(row);
+    changed();
+  };
+
+  const markErrors = (error: ApiError) => {
+    for (const [key, editor] of editors) {
+      const details = error.details ?? {};
+      const mine = details.field === key && typeof details.line === "number";
+      editor.markErrors(mine ? [{ line: details.line, message: details.error ?? error.message }] : []);
+    }
+  };
+
+  async function save(options: { force?: boolean } = {}): Promise<void> {
+    if (saving) return;
+    const body = draft();
+    if (!body.name) {
+      errorBox.textContent = "Name: a template needs a name.";
+      nameInput.focus();
+      return;
+    }
+    let force = options.force ?? false;
+    if (!force && managed(template)) {
+      force = await confirmDialog("Save a template managed from files?", "This template is managed from files. Saving here changes it now; the next apply from files replaces your change.");
+      if (!force) return;
+    }
+    saving = true;
+    saveStatus.textContent = "Saving…";
+    errorBox.textContent = "";
+    try {
+      const answer =
+        id === null
+          ? await call<Template>("POST", "/api/v1/templates", { body })
+          : await call<Template>("PUT", `/api/v1/templates/${id}`, {
+              body,
+              ifMatch: baseVersion ?? undefined,
+              query: force ? { force: true } : undefined,
+            });
+      for (const editor of editors.values()) editor.markErrors([]);
+      conflict.hidden = true;
+      announce(`Saved ${answer.data.name}, version ${answer.data.version}`);
+      if (id === null) {
+        saved = { ...body };
+        el.removeAttribute("data-dirty");
+        await navigate(`/admin/templates/${answer.data.id}`, { replace: true, force: true });
+        return;
+      }
+      load(answer.data);
+      saveStatus.textContent = `Saved version ${answer.data.version}`;
+      await history?.reload();
+    } catch (error) {
+      saveStatus.textContent = "";
+      if (!(error instanceof ApiError)) throw error;
+      if (error.status === 412) await showConflict(body);
+      else if (error.status === 409 && error.code === "managed" && !force) {
+        if (await confirmDialog("Save a template managed from files?", error.message)) {
+          saving = false;
+          return save({ force: true });
+        }
+      } else {
+        errorBox.textContent = error.message;
+        markErrors(error);
+      }
+    } finally {
+      saving = false;
+    }
+  }
+
+  async function showConflict(mine: Draft): Promise<void> {
+    const server = await get<Template>(`/api/v1/templates/${id}`);
+    const diff = await contentDiff(`Server's version ${server.version}`, "Your edit", server as unknown as Record<string, string>, { ...mine });
+    const keepMine = h("button", { type: "button", class: "primary" }, "Keep mine");
+    const takeTheirs = h("button", { type: "button" }, "Take the server's");
+    const merge = h("button", { type: "button" }, "Merge by hand");
+    conflict.replaceChildren(
+      h("h2", { id: "conflict-heading" }, "Conflict"),
+      h(
+        "p",
+        {},
+        `Someone saved version ${server.version} of this template while you edited version ${baseVersion}. Nothing was overwritten. Compare, then choose.`,
+      ),
+      mine.name !== server.name ? h("p", {}, `Name: server "${server.name}", yours "${mine.name}".`) : "",
+      diff,
+      h("div", { class: "row" }, keepMine, takeTheirs, merge),
+    );
+    conflict.hidden = false;
+    keepMine.addEventListener("click", () => {
+      template = server;
+      baseVersion = server.version;
+      void save();
+    });
+    takeTheirs.addEventListener("click", () => {
+      load(server);
+      conflict.hidden = true;
+      announce(`Loaded the server's version ${server.version}`);
+      void history?.reload();
+    });
+    merge.addEventListener("click", () => {
+      // The user's text stays in the editors; the next save is made against the server's
+      // version, with its diff left open as the reference.
+      template = server;
+      baseVersion = server.version;
+      keepMine.remove();
+      takeTheirs.remove();
+      merge.remove();
+      conflict.querySelector("p")!.textContent = `Merging by hand against the server's version ${server.version}: edit, then Save.`;
+      editors.get("html_content")?.focus();
+    });
+    conflict.scrollIntoView({ block: "nearest" });
+    (conflict.querySelector("h2") as HTMLElement).tabIndex = -1;
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void save();
+  });
+  const onKey = (event: KeyboardEvent) => {
+    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "s") {
+      event.preventDefault();
+      void save();
+    }
+  };
+  document.addEventListener("keydown", onKey);
+
+  async function start(): Promise<void> {
+    if (id !== null) {
+      try {
+        const row = await get<Template>(`/api/v1/templates/${id}`);
+        template = row;
+        saved = { name: row.name, html_content: row.html_content, css_content: row.css_content, js_content: row.js_content };
+      } catch (error) {
+        errorBox.textContent = (error as Error).message;
+        return;
+      }
+    }
+    await Promise.all(
+      EDITORS.map(async ([key, label, lang]) => {
+        const editor = await createEditor({ label, lang, doc: saved[key], onChange: changed });
+        editors.set(key, editor);
+        slots.get(key)!.replaceChildren(editor.dom);
+      }),
+    );
+    if (template) load(template);
+    if (id !== null) {
+      history = createHistory(id, {
+        preview: (version: Version) => preview.showVersion(version.version, version),
+        rollback: async (version: number) => {
+          try {
+            const answer = await call<Template>("POST", `/api/v1/templates/${id}/rollback`, {
+              body: { version },
+              ifMatch: baseVersion ?? undefined,
+            });
+            load(answer.data);
+            announce(answer.message ?? `Rolled back to version ${version}`);
+            await history?.reload();
+          } catch (error) {
+            if (error instanceof ApiError && error.status === 412) await showConflict(draft());
+            else announce((error as Error).message, "error");
+          }
+        },
+      });
+      side.append(history.el);
+      await history.reload();
+    } else {
+      nameInput.focus();
+    }
+  }
+  void start();
+
+  return {
+    el,
+    async leave() {
+      if (!dirty()) return true;
+      return confirmDialog("Leave without saving?", "This template has unsaved changes. They are lost if you leave.", "Leave");
+    },
+    dispose() {
+      document.removeEventListener("keydown", onKey);
+      for (const editor of editors.values()) editor.destroy();
+    },
+  };
+}
