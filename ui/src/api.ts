@@ -27,9 +27,9 @@ export const session = {
   signIn(key: string): void {
     sessionStorage.setItem(KEY, key);
   },
-  signOut(): void {
+  signOut(reason?: string): void {
     sessionStorage.removeItem(KEY);
-    window.dispatchEvent(new CustomEvent("dyndash:signed-out"));
+    window.dispatchEvent(new CustomEvent("dyndash:signed-out", { detail: reason }));
   },
 };
 
@@ -78,7 +78,7 @@ export async function call<T>(method: string, path: string, options: Options = {
   if (!response.ok) {
     const message = payload?.message ?? `${response.status} ${response.statusText}`;
     const error = new ApiError(response.status, message, payload?.data?.code ?? "error", payload?.data?.details);
-    if (response.status === 401) session.signOut();
+    if (response.status === 401) session.signOut("The API key is not valid (mistyped, revoked or expired). Sign in again.");
     throw error;
   }
   const etag = response.headers.get("ETag");

@@ -10,9 +10,9 @@ import { templatesView } from "./views/templates";
 
 const app = document.getElementById("app")!;
 
-function signInScreen(): void {
+function signInScreen(reason?: string): void {
   const input = h("input", { type: "password", autocomplete: "off", spellcheck: "false", required: true });
-  const error = h("p", { class: "error", role: "alert" });
+  const error = h("p", { class: "error", role: "alert" }, reason ?? "");
   const button = h("button", { type: "submit", class: "primary" }, "Sign in");
   const form = h(
     "form",
@@ -29,9 +29,11 @@ function signInScreen(): void {
           await get("/api/v1/templates", { limit: 1 });
           shell();
         } catch (failure) {
-          error.textContent =
-            failure instanceof ApiError && failure.status === 401 ? "That API key is not valid." : String((failure as Error).message);
-          button.disabled = false;
+          // A 401 has already brought a fresh sign-in screen with its reason.
+          if (!(failure instanceof ApiError && failure.status === 401)) {
+            error.textContent = (failure as Error).message;
+            button.disabled = false;
+          }
         }
       },
     },
@@ -85,9 +87,9 @@ route("/dashboards/:id", dashboardView);
 route("/keys", keysView);
 route("/events", eventsView);
 
-window.addEventListener("dyndash:signed-out", () => {
+window.addEventListener("dyndash:signed-out", (event) => {
   if (!location.pathname.startsWith(BASE)) history.replaceState(null, "", BASE);
-  signInScreen();
+  signInScreen((event as CustomEvent<string | undefined>).detail);
 });
 
 if (session.key()) shell();

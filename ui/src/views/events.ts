@@ -67,7 +67,7 @@ export function eventsView(): View {
         if (lastId) headers["Last-Event-ID"] = lastId;
         const response = await fetch("/api/v1/events", { headers, signal: abort.signal, credentials: "omit", cache: "no-store" });
         if (response.status === 401) {
-          session.signOut();
+          session.signOut("The API key is not valid (mistyped, revoked or expired). Sign in again.");
           return;
         }
         if (!response.ok || !response.body) throw new Error(`${response.status}`);

@@ -88,7 +88,7 @@ export function createPreview(templateId: number | null): Preview {
       const route = routes.find((r) => String(r.id) === select.value);
       const context = await contextOf(route);
       const answer = await call<{ html: string }>("POST", "/api/v1/templates/preview", {
-        body: { ...content, context },
+        body: { html_content: content.html_content, css_content: content.css_content, js_content: content.js_content, context },
       });
       if (mine !== generation) return;
       frame.srcdoc = documentOf(answer.data.html, content.css_content);

@@ -64,7 +64,8 @@ export function templateView(params: Params): View {
   const changed = () => {
     if (dirty()) el.setAttribute("data-dirty", "");
     else el.removeAttribute("data-dirty");
-    preview.schedule(draft());
+    const { html_content, css_content, js_content } = draft();
+    preview.schedule({ html_content, css_content, js_content });
   };
   nameInput.addEventListener("input", changed);
 
