@@ -75,14 +75,17 @@ class Session:
 
 
 @asynccontextmanager
-async def browser_session(base_url: str) -> AsyncIterator[Session]:
+async def browser_session(base_url: str, *, bypass_csp: bool = False) -> AsyncIterator[Session]:
+    """`bypass_csp`: only to inject axe-core, which the UI's CSP rightly refuses."""
     require_browser()
     async with async_playwright() as playwright:
         browser: Browser = await playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox"]
         )
         try:
-            context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+            context = await browser.new_context(
+                viewport={"width": 1400, "height": 1000}, bypass_csp=bypass_csp
+            )
             page = await context.new_page()
             session = Session(page, base_url)
 
@@ -95,3 +98,19 @@ async def browser_session(base_url: str) -> AsyncIterator[Session]:
             yield session
         finally:
             await browser.close()
+
+
+async def axe_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.add_script_tag(path=UI_MODULES / "axe-core" / "axe.min.js")
+    results = await page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))"
+    )
+    return [
+        f"{v['impact']} {v['id']}: {v['help']} at {v['nodes']}"
+        for v in results
+        if v["impact"] in ("serious", "critical")
+    ]

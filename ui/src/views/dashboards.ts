@@ -82,7 +82,7 @@ export function dashboardsView(): View {
       "table",
       { class: "list" },
       h("caption", { class: "sr-only" }, "Dashboards"),
-      h("thead", {}, h("tr", {}, ...["Name", "Title", "Visibility", "Version"].map((n) => h("th", { scope: "col" }, n)))),
+      h("thead", {}, h("tr", {}, ...["Name", "Title", "Visibility", "Version"].map((n) => h("th", { scope: "col" }, n || h("span", { class: "sr-only" }, "Actions"))))),
       body,
     ),
   );
@@ -222,7 +222,7 @@ export function dashboardView(params: Params): View {
       "table",
       { class: "list" },
       h("caption", { class: "sr-only" }, "Widgets"),
-      h("thead", {}, h("tr", {}, ...["Key", "Title", "Type", "Versions", ""].map((n) => h("th", { scope: "col" }, n)))),
+      h("thead", {}, h("tr", {}, ...["Key", "Title", "Type", "Versions", ""].map((n) => h("th", { scope: "col" }, n || h("span", { class: "sr-only" }, "Actions"))))),
       body,
     ),
   );

@@ -17,7 +17,7 @@ export function keysView(): View {
       "table",
       { class: "list" },
       h("caption", { class: "sr-only" }, "API keys"),
-      h("thead", {}, h("tr", {}, ...["Name", "Prefix", "Scopes", "Created", "Last used", "State", ""].map((n) => h("th", { scope: "col" }, n)))),
+      h("thead", {}, h("tr", {}, ...["Name", "Prefix", "Scopes", "Created", "Last used", "State", ""].map((n) => h("th", { scope: "col" }, n || h("span", { class: "sr-only" }, "Actions"))))),
       body,
     ),
   );

@@ -20,7 +20,7 @@ export function routesView(): View {
       "table",
       { class: "list" },
       h("caption", { class: "sr-only" }, "Routes"),
-      h("thead", {}, h("tr", {}, ...["Path", "Method", "Template", "State", "Version", ""].map((n) => h("th", { scope: "col" }, n)))),
+      h("thead", {}, h("tr", {}, ...["Path", "Method", "Template", "State", "Version", ""].map((n) => h("th", { scope: "col" }, n || h("span", { class: "sr-only" }, "Actions"))))),
       body,
     ),
   );
