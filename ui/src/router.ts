@@ -12,6 +12,7 @@ type Factory = (params: Params) => View;
 export const BASE = "/admin/";
 const table: [RegExp, string[], Factory][] = [];
 let current: View | null = null;
+let shownPath = "";
 let outlet: HTMLElement;
 let notFound: Factory;
 
@@ -48,7 +49,12 @@ export async function navigate(path: string, options: { replace?: boolean; force
 }
 
 async function render(pathname: string, guarded = false): Promise<void> {
-  if (!guarded && current?.leave && !(await current.leave())) return;
+  if (!guarded && current?.leave && !(await current.leave())) {
+    // Back/forward already moved the URL: put back the one still shown.
+    history.pushState(null, "", shownPath);
+    return;
+  }
+  shownPath = pathname;
   const path = pathname.startsWith(BASE) ? pathname.slice(BASE.length - 1) : "/";
   current?.dispose?.();
   let view: View | null = null;
