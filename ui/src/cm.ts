@@ -6,8 +6,18 @@ import { jinja } from "@codemirror/lang-jinja";
 import { json } from "@codemirror/lang-json";
 import { bracketMatching, HighlightStyle, indentOnInput, syntaxHighlighting } from "@codemirror/language";
 import { type Diagnostic, lintGutter, setDiagnostics } from "@codemirror/lint";
-import { EditorState, type Extension } from "@codemirror/state";
-import { drawSelection, EditorView, highlightActiveLine, keymap, lineNumbers } from "@codemirror/view";
+import { Compartment, EditorState, type Extension } from "@codemirror/state";
+import {
+  Decoration,
+  drawSelection,
+  EditorView,
+  highlightActiveLine,
+  keymap,
+  lineNumbers,
+  MatchDecorator,
+  ViewPlugin,
+  type ViewUpdate,
+} from "@codemirror/view";
 import { tags as t } from "@lezer/highlight";
 
 import type { CodeEditor, EditorOptions, Lang } from "./editor";
@@ -34,12 +44,35 @@ const theme = EditorView.theme({
   ".cm-gutters": { backgroundColor: "#f3f4f6", color: "#374151", borderRight: "1px solid #d1d5db" },
   ".cm-activeLine": { backgroundColor: "#eef4ff" },
   ".cm-content": { color: "#1f2328" },
+  ".cm-jinja": { color: "#6a1b9a", backgroundColor: "#f7f0fb" },
 });
 
-function language(lang: Lang): Extension {
+// Jinja's parser runs over HTML as a mixed-language overlay, which reparses the whole document
+// on every keystroke: about 5 ms per 100 lines. Past this size the editor keeps HTML's
+// incremental parser and marks Jinja tags in the visible lines only, so typing stays under
+// the 50 ms long-task budget (bench/admin_ui.py).
+const FULL_JINJA_MAX_LINES = 400;
+
+const jinjaMarks = new MatchDecorator({
+  regexp: /\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}/g,
+  decoration: Decoration.mark({ class: "cm-jinja" }),
+});
+const jinjaTags = ViewPlugin.define(
+  (view) => ({
+    decorations: jinjaMarks.createDeco(view),
+    update(update: ViewUpdate) {
+      this.decorations = jinjaMarks.updateDeco(update, this.decorations);
+    },
+  }),
+  { decorations: (plugin) => plugin.decorations },
+);
+
+function language(lang: Lang, lines: number): Extension {
   switch (lang) {
     case "html":
-      return jinja({ base: html({ autoCloseTags: false }) });
+      return lines > FULL_JINJA_MAX_LINES
+        ? [html({ autoCloseTags: false }), jinjaTags]
+        : jinja({ base: html({ autoCloseTags: false }) });
     case "css":
       return css();
     case "js":
@@ -50,7 +83,9 @@ function language(lang: Lang): Extension {
 }
 
 export function create(options: EditorOptions): CodeEditor {
-  const view = new EditorView({
+  const grammar = new Compartment();
+  let large = options.doc.split("\n").length > FULL_JINJA_MAX_LINES;
+  const view: EditorView = new EditorView({
     state: EditorState.create({
       doc: options.doc,
       extensions: [
@@ -63,12 +98,19 @@ export function create(options: EditorOptions): CodeEditor {
         syntaxHighlighting(accessible),
         lintGutter(),
         keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
-        language(options.lang),
+        grammar.of(language(options.lang, large ? Infinity : 0)),
         theme,
         EditorState.readOnly.of(options.readOnly ?? false),
         EditorView.contentAttributes.of({ "aria-label": options.label }),
         EditorView.updateListener.of((update) => {
-          if (update.docChanged) options.onChange?.(update.state.doc.toString());
+          if (!update.docChanged) return;
+          options.onChange?.();
+          const nowLarge = update.state.doc.lines > FULL_JINJA_MAX_LINES;
+          if (options.lang === "html" && nowLarge !== large) {
+            large = nowLarge;
+            // Not from inside an update: CodeMirror refuses nested dispatches.
+            queueMicrotask(() => view.dispatch({ effects: grammar.reconfigure(language("html", large ? Infinity : 0)) }));
+          }
         }),
       ],
     }),

@@ -6,7 +6,8 @@ export interface EditorOptions {
   label: string;
   lang: Lang;
   doc: string;
-  onChange?: (value: string) => void;
+  /** Called on every change; read value() when needed (it copies the whole text). */
+  onChange?: () => void;
   readOnly?: boolean;
 }
 

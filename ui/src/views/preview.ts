@@ -12,8 +12,9 @@ export interface Content {
 
 export interface Preview {
   el: HTMLElement;
-  /** Render `content` after a short pause in typing. */
-  schedule(content: Content): void;
+  /** Render what `content` gives after a short pause in typing (read only then: on a large
+   * template, copying the text on every keystroke is work the typing does not need). */
+  schedule(content: () => Content): void;
   /** Render an old version at once, labelled as such. */
   showVersion(version: number, content: Content): void;
 }
@@ -108,9 +109,11 @@ export function createPreview(templateId: number | null): Preview {
   return {
     el,
     schedule(content) {
-      last = content;
       window.clearTimeout(timer);
-      timer = window.setTimeout(() => void render(content, null), DEBOUNCE_MS);
+      timer = window.setTimeout(() => {
+        last = content();
+        void render(last, null);
+      }, DEBOUNCE_MS);
     },
     showVersion(version, content) {
       window.clearTimeout(timer);

@@ -61,11 +61,18 @@ export function templateView(params: Params): View {
     const now = draft();
     return (Object.keys(now) as (keyof Draft)[]).some((key) => now[key] !== saved[key]);
   };
+  let settle = 0;
   const changed = () => {
-    if (dirty()) el.setAttribute("data-dirty", "");
-    else el.removeAttribute("data-dirty");
-    const { html_content, css_content, js_content } = draft();
-    preview.schedule({ html_content, css_content, js_content });
+    // Marked at once (the navigation guard reads it), checked exactly after a pause.
+    el.setAttribute("data-dirty", "");
+    window.clearTimeout(settle);
+    settle = window.setTimeout(() => {
+      if (!dirty()) el.removeAttribute("data-dirty");
+    }, 200);
+    preview.schedule(() => {
+      const { html_content, css_content, js_content } = draft();
+      return { html_content, css_content, js_content };
+    });
   };
   nameInput.addEventListener("input", changed);
 
