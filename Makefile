@@ -51,6 +51,7 @@ bench: sync
 	$(UV) run --frozen python -m bench.gateway
 	$(UV) run --frozen python -m bench.cold_miss
 	$(UV) run --frozen python -m bench.renderer
+	$(UV) run --frozen python -m bench.admin_ui
 
 # One admin API, three gateways and two renderers on loopback, against the local PostgreSQL
 # (database dyndash_cluster, created when missing) and Redis; override with DATABASE_URL and

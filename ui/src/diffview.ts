@@ -18,7 +18,9 @@ async function rows(left: string, right: string): Promise<Row[]> {
     for (let i = 0; i < count; i++) out.push([removed[i] ?? null, added[i] ?? null, "changed"]);
     removed = [];
   };
-  for (const part of diffLines(left, right)) {
+  // A last line without its newline would differ from the same line with one.
+  const ended = (text: string) => (text === "" || text.endsWith("\n") ? text : `${text}\n`);
+  for (const part of diffLines(ended(left), ended(right))) {
     if (part.removed) {
       removed.push(...lines(part.value));
     } else if (part.added) {
