@@ -84,3 +84,29 @@ async def test_a_syntax_error_is_marked_on_its_line(ui: Session) -> None:
     await expect(marker).to_have_count(1)
     # The preview says what failed instead of showing a broken frame.
     await expect(page.get_by_role("region", name="Preview").get_by_role("alert")).to_be_visible()
+
+
+async def test_description_state_config_and_delete(ui: Session, site: Site) -> None:
+    page = ui.page
+    template = await site.admin.create_template("settings", "<p>x</p>")
+    await ui.sign_in(ADMIN_SECRET)
+    await page.get_by_role("link", name="settings", exact=True).click()
+    await page.get_by_text("Description, state and config").click()
+    await page.get_by_label("Description", exact=True).fill("the settings page")
+    await page.get_by_label("Active (routes using it are served)").uncheck()
+    await ui.type_into("Config", '{"theme": "dark",}')
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.get_by_role("alert").filter(has_text="not valid JSON")).to_be_visible()
+    await ui.type_into("Config", '{"theme": "dark"}')
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.get_by_role("status").filter(has_text="Saved version 2")).to_be_visible()
+    saved = (await site.admin.client.get(f"/api/v1/templates/{template['id']}")).json()["data"]
+    assert saved["description"] == "the settings page"
+    assert saved["is_active"] is False
+    assert saved["config"] == {"theme": "dark"}
+
+    await page.get_by_role("button", name="Delete template").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Confirm").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Templates")
+    gone = await site.admin.client.get(f"/api/v1/templates/{template['id']}")
+    assert gone.status_code == 404

@@ -69,13 +69,14 @@ export const FIELDS: [key: "html_content" | "css_content" | "js_content", label:
 export async function contentDiff(
   leftTitle: string,
   rightTitle: string,
-  left: Record<string, string>,
-  right: Record<string, string>,
+  left: object,
+  right: object,
 ): Promise<HTMLElement> {
   const box = h("div", { class: "diffs" });
+  const text = (side: object, key: string) => String((side as Record<string, unknown>)[key] ?? "");
   for (const [key, label] of FIELDS) {
-    if ((left[key] ?? "") === (right[key] ?? "")) continue;
-    box.append(await sideBySide(label, leftTitle, rightTitle, left[key] ?? "", right[key] ?? ""));
+    if (text(left, key) === text(right, key)) continue;
+    box.append(await sideBySide(label, leftTitle, rightTitle, text(left, key), text(right, key)));
   }
   if (!box.childElementCount) box.append(h("p", {}, "No differences in HTML, CSS or JS."));
   return box;

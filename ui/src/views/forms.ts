@@ -8,14 +8,18 @@ import { type CodeEditor, createEditor } from "../editor";
 export interface JsonField {
   el: HTMLElement;
   parse(): unknown;
+  /** The text as typed (before parsing). */
+  text(): string;
+  set(value: unknown): void;
   ready: Promise<CodeEditor>;
 }
 
-export function jsonField(label: string, value: unknown): JsonField {
+export function jsonField(label: string, value: unknown, onChange?: () => void): JsonField {
   const id = `label-${label.toLowerCase().replace(/\W+/g, "-")}`;
   const slot = h("div", { class: "editor-slot small" });
   const message = h("p", { class: "error", role: "alert" });
-  const ready = createEditor({ label, lang: "json", doc: JSON.stringify(value ?? {}, null, 2) }).then((editor) => {
+  const initial = JSON.stringify(value ?? {}, null, 2);
+  const ready = createEditor({ label, lang: "json", doc: initial, onChange }).then((editor) => {
     slot.replaceChildren(editor.dom);
     return editor;
   });
@@ -24,6 +28,10 @@ export function jsonField(label: string, value: unknown): JsonField {
   return {
     el: h("div", { class: "field" }, h("span", { class: "label", id }, label), slot, message),
     ready,
+    text: () => editor?.value() ?? initial,
+    set(next: unknown) {
+      editor?.set(JSON.stringify(next ?? {}, null, 2));
+    },
     parse() {
       message.textContent = "";
       try {

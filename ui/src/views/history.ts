@@ -68,7 +68,7 @@ export function createHistory(templateId: number, actions: HistoryActions): Hist
     const other = Number(compare.value);
     const [left, right] = await Promise.all([load(selected), load(other)]);
     diff.replaceChildren(
-      await contentDiff(`Version ${selected}`, `Version ${other}`, left as unknown as Record<string, string>, right as unknown as Record<string, string>),
+      await contentDiff(`Version ${selected}`, `Version ${other}`, left, right),
     );
   };
 

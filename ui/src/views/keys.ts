@@ -61,6 +61,7 @@ export function keysView(): View {
 
   const openForm = () => {
     const name = h("input", { type: "text", required: true, autocomplete: "off" });
+    const days = h("input", { type: "number", min: "1", max: "3650", step: "1", inputmode: "numeric" });
     const scopes = SCOPES.map((scope) => h("input", { type: "checkbox", value: scope, id: `scope-${scope}` }));
     const error = h("p", { class: "error", role: "alert" });
     const result = h("div");
@@ -69,6 +70,7 @@ export function keysView(): View {
       { class: "panel", "aria-labelledby": "new-key-heading" },
       h("h2", { id: "new-key-heading" }, "New key"),
       field("Key name", name),
+      field("Expires in days", days, "empty: never expires"),
       h(
         "fieldset",
         {},
@@ -84,7 +86,11 @@ export function keysView(): View {
       error.textContent = "";
       try {
         const answer = await call<ApiKey & { secret: string }>("POST", "/api/v1/keys", {
-          body: { name: name.value.trim(), scopes: scopes.filter((box) => box.checked).map((box) => box.value) },
+          body: {
+            name: name.value.trim(),
+            scopes: scopes.filter((box) => box.checked).map((box) => box.value),
+            expires_at: days.value ? new Date(Date.now() + Number(days.value) * 86_400_000).toISOString() : null,
+          },
         });
         const secret = h("input", { type: "text", readOnly: true, value: answer.data.secret, class: "secret", spellcheck: "false" });
         const copy = h("button", { type: "button" }, "Copy");

@@ -7,10 +7,11 @@ import { field, h } from "../dom";
 import { type CodeEditor, createEditor, type Lang } from "../editor";
 import { navigate, type Params, type View } from "../router";
 import type { Template, Version } from "../types";
+import { jsonField } from "./forms";
 import { createHistory, type HistoryPanel } from "./history";
 import { type Content, createPreview } from "./preview";
 
-type Draft = Content & { name: string };
+type Draft = Content & { name: string; description: string; is_active: boolean; config: string };
 const EDITORS: [keyof Content, string, Lang][] = [
   ["html_content", "HTML", "html"],
   ["css_content", "CSS", "css"],
@@ -23,6 +24,9 @@ export function templateView(params: Params): View {
   const heading = h("h1", {}, isNew ? "New template" : "Template");
   const lock = h("p", { class: "badge lock", hidden: true }, "🔒 Managed from files: saving here asks for confirmation, and the next apply from files replaces it.");
   const nameInput = h("input", { type: "text", required: true, autocomplete: "off", spellcheck: "false" });
+  const descriptionInput = h("input", { type: "text", autocomplete: "off" });
+  const activeInput = h("input", { type: "checkbox", id: "template-active", checked: true });
+  const configField = jsonField("Config", {}, () => changed());
   const saveButton = h("button", { type: "submit", class: "primary" }, "Save");
   const saveStatus = h("span", { class: "muted", role: "status" });
   const errorBox = h("div", { class: "error", role: "alert" });
@@ -37,7 +41,15 @@ export function templateView(params: Params): View {
       slots.set(key, slot);
       return h("div", { class: "field" }, h("span", { class: "label", id: `label-${key}` }, label), slot);
     }),
-    h("div", { class: "row" }, saveButton, saveStatus),
+    h(
+      "details",
+      { class: "more" },
+      h("summary", {}, "Description, state and config"),
+      field("Description", descriptionInput),
+      h("div", { class: "check" }, activeInput, h("label", { for: activeInput.id }, "Active (routes using it are served)")),
+      configField.el,
+    ),
+    h("div", { class: "row" }, saveButton, saveStatus, isNew ? null : h("button", { type: "button", class: "danger", onclick: () => void remove() }, "Delete template")),
     errorBox,
   );
   const conflict = h("section", { class: "panel conflict", "aria-labelledby": "conflict-heading", hidden: true });
@@ -48,11 +60,23 @@ export function templateView(params: Params): View {
 
   let template: Template | null = null;
   let baseVersion: number | null = null;
-  let saved: Draft = { name: "", html_content: "", css_content: "", js_content: "" };
+  let saved: Draft = { name: "", description: "", is_active: true, config: "{}", html_content: "", css_content: "", js_content: "" };
+  const snapshot = (row: Template): Draft => ({
+    name: row.name,
+    description: row.description ?? "",
+    is_active: row.is_active,
+    config: JSON.stringify(row.config ?? {}, null, 2),
+    html_content: row.html_content,
+    css_content: row.css_content,
+    js_content: row.js_content,
+  });
   let saving = false;
 
   const draft = (): Draft => ({
     name: nameInput.value.trim(),
+    description: descriptionInput.value,
+    is_active: activeInput.checked,
+    config: configField.text(),
     html_content: editors.get("html_content")?.value() ?? saved.html_content,
     css_content: editors.get("css_content")?.value() ?? saved.css_content,
     js_content: editors.get("js_content")?.value() ?? saved.js_content,
@@ -75,12 +99,17 @@ export function templateView(params: Params): View {
     });
   };
   nameInput.addEventListener("input", changed);
+  descriptionInput.addEventListener("input", changed);
+  activeInput.addEventListener("change", changed);
 
   const load = (row: Template) => {
     template = row;
     baseVersion = row.version;
-    saved = { name: row.name, html_content: row.html_content, css_content: row.css_content, js_content: row.js_content };
+    saved = snapshot(row);
     nameInput.value = row.name;
+    descriptionInput.value = row.description ?? "";
+    activeInput.checked = row.is_active;
+    configField.set(row.config);
     for (const [key] of EDITORS) editors.get(key)?.set(row[key]);
     heading.textContent = `Template ${row.name}`;
     document.title = `${heading.textContent} · dyndash admin`;
@@ -98,7 +127,14 @@ export function templateView(params: Params): View {
 
   async function save(options: { force?: boolean } = {}): Promise<void> {
     if (saving) return;
-    const body = draft();
+    const edited = draft();
+    let config: unknown;
+    try {
+      config = configField.parse();
+    } catch {
+      return;
+    }
+    const body = { ...edited, description: edited.description || null, config };
     if (!body.name) {
       errorBox.textContent = "Name: a template needs a name.";
       nameInput.focus();
@@ -125,7 +161,7 @@ export function templateView(params: Params): View {
       conflict.hidden = true;
       announce(`Saved ${answer.data.name}, version ${answer.data.version}`);
       if (id === null) {
-        saved = { ...body };
+        saved = edited;
         el.removeAttribute("data-dirty");
         await navigate(`/admin/templates/${answer.data.id}`, { replace: true, force: true });
         return;
@@ -136,7 +172,7 @@ export function templateView(params: Params): View {
     } catch (error) {
       saveStatus.textContent = "";
       if (!(error instanceof ApiError)) throw error;
-      if (error.status === 412) await showConflict(body);
+      if (error.status === 412) await showConflict(edited);
       else if (error.status === 409 && error.code === "managed" && !force) {
         if (await confirmDialog("Save a template managed from files?", error.message)) {
           saving = false;
@@ -153,7 +189,7 @@ export function templateView(params: Params): View {
 
   async function showConflict(mine: Draft): Promise<void> {
     const server = await get<Template>(`/api/v1/templates/${id}`);
-    const diff = await contentDiff(`Server's version ${server.version}`, "Your edit", server as unknown as Record<string, string>, { ...mine });
+    const diff = await contentDiff(`Server's version ${server.version}`, "Your edit", server, mine);
     const keepMine = h("button", { type: "button", class: "primary" }, "Keep mine");
     const takeTheirs = h("button", { type: "button" }, "Take the server's");
     const merge = h("button", { type: "button" }, "Merge by hand");
@@ -165,6 +201,11 @@ export function templateView(params: Params): View {
         `Someone saved version ${server.version} of this template while you edited version ${baseVersion}. Nothing was overwritten. Compare, then choose.`,
       ),
       mine.name !== server.name ? h("p", {}, `Name: server "${server.name}", yours "${mine.name}".`) : "",
+      (() => {
+        const theirs = snapshot(server);
+        const other = (["description", "is_active", "config"] as const).filter((key) => theirs[key] !== mine[key]);
+        return other.length ? h("p", {}, `Also different: ${other.join(", ")} (open "Description, state and config").`) : "";
+      })(),
       diff,
       h("div", { class: "row" }, keepMine, takeTheirs, merge),
     );
@@ -195,6 +236,25 @@ export function templateView(params: Params): View {
     (conflict.querySelector("h2") as HTMLElement).tabIndex = -1;
   }
 
+  async function remove(): Promise<void> {
+    if (!template) return;
+    let force = false;
+    if (managed(template)) {
+      force = await confirmDialog("Delete a template managed from files?", "This template is managed from files: the next apply from files creates it again.");
+      if (!force) return;
+    } else if (!(await confirmDialog(`Delete ${template.name}?`, "Its history goes with it. Routes and widgets that use it must be changed first (the API refuses otherwise)."))) {
+      return;
+    }
+    try {
+      await call("DELETE", `/api/v1/templates/${template.id}`, { ifMatch: baseVersion ?? undefined, query: force ? { force: true } : undefined });
+      announce(`Deleted ${template.name}`);
+      el.removeAttribute("data-dirty");
+      await navigate("/admin/templates", { force: true });
+    } catch (error) {
+      errorBox.textContent = (error as Error).message;
+    }
+  }
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     void save();
@@ -212,7 +272,7 @@ export function templateView(params: Params): View {
       try {
         const row = await get<Template>(`/api/v1/templates/${id}`);
         template = row;
-        saved = { name: row.name, html_content: row.html_content, css_content: row.css_content, js_content: row.js_content };
+        saved = snapshot(row);
       } catch (error) {
         errorBox.textContent = (error as Error).message;
         return;
