@@ -78,7 +78,7 @@ async def test_a_missing_bundle_says_how_to_build_it(backend: Backend, tmp_path:
 
 
 def test_the_default_bundle_is_the_checkouts_ui_dist() -> None:
-    assert CHECKOUT_BUNDLE == Path(__file__).resolve().parents[2] / "ui" / "dist"
+    assert Path(__file__).resolve().parents[2] / "ui" / "dist" == CHECKOUT_BUNDLE
 
 
 async def test_the_built_bundle_is_served_when_present(api: Api) -> None:
@@ -93,3 +93,10 @@ async def test_the_built_bundle_is_served_when_present(api: Api) -> None:
             answer = await c.get(script)
             assert answer.status_code == 200
             assert "immutable" in answer.headers["cache-control"]
+
+
+async def test_previews_find_the_render_pool_warm_at_start_up(backend: Backend) -> None:
+    """The UI's first preview does not wait for a render process to boot."""
+    app = create_app(backend.settings)
+    async with serve(app, backend.settings):
+        assert len(app.state.render_pool.pids) == backend.settings.render_processes

@@ -16,7 +16,9 @@ from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from dyndash_admin_api.ui import CHECKOUT_BUNDLE
 
-CHROMIUM = os.environ.get("DYNDASH_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = (
+    os.environ.get("DYNDASH_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+)
 UI_MODULES = Path(__file__).resolve().parents[2] / "ui" / "node_modules"
 
 # What the browser itself logs for an HTTP error answer; a test allows the statuses its flow

@@ -54,7 +54,8 @@ async def test_a_save_appears_in_events_within_a_second(ui: Session, site: Site)
 
     # Filtered by type: other types are hidden, this one stays.
     await site.admin.create_dashboard("other")
-    await expect(events.get_by_role("listitem").filter(has_text="dashboard.created")).to_have_count(1)
+    created = events.get_by_role("listitem").filter(has_text="dashboard.created")
+    await expect(created).to_have_count(1)
     await events.get_by_label("Type", exact=True).select_option("template.updated")
     await expect(events.get_by_role("listitem")).to_have_count(1)
     await expect(events.get_by_role("listitem")).to_contain_text("template.updated")
