@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
-from playwright.async_api import expect
+from playwright.async_api import Route, expect
 
 from tests.gateway.conftest import Site
 from tests.ui.browser import Session
@@ -59,3 +60,34 @@ async def test_a_save_appears_in_events_within_a_second(ui: Session, site: Site)
     await events.get_by_label("Type", exact=True).select_option("template.updated")
     await expect(events.get_by_role("listitem")).to_have_count(1)
     await expect(events.get_by_role("listitem")).to_contain_text("template.updated")
+
+
+async def test_a_dropped_feed_resumes_with_last_event_id(ui: Session, site: Site) -> None:
+    page = ui.page
+    resumed_from: list[str | None] = []
+
+    # The first connection ends after one event (as a server restart would end it); the
+    # reconnection must name that event, and is passed on to the real stream.
+    async def stream(route: Route) -> None:
+        if not resumed_from and route.request.headers.get("last-event-id") is None:
+            resumed_from.append(None)
+            await route.fulfill(
+                status=200,
+                headers={"Content-Type": "text/event-stream"},
+                body='id: 41\nevent: template.updated\ndata: {"id": 41}\n\n',
+            )
+            return
+        resumed_from.append(route.request.headers.get("last-event-id"))
+        await route.continue_()
+
+    await page.route("**/api/v1/events", stream)
+    await ui.sign_in(ADMIN_SECRET)
+    await page.get_by_role("link", name="Events", exact=True).click()
+    events = page.get_by_role("region", name="Events")
+    await expect(events.get_by_role("listitem").filter(has_text="#41")).to_have_count(1)
+    for _ in range(100):  # the reconnection comes half a second after the drop
+        if len(resumed_from) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    assert resumed_from[:2] == [None, "41"]
+    await expect(events.get_by_role("status")).to_have_text("Live")
