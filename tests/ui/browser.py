@@ -32,11 +32,15 @@ def _missing(what: str) -> None:
     pytest.skip(what)
 
 
+def require_bundle() -> None:
+    if not (CHECKOUT_BUNDLE / "index.html").is_file():
+        _missing("the admin UI is not built (make sync, with Node.js and npm)")
+
+
 def require_browser() -> None:
     if not Path(CHROMIUM).is_file():
         _missing("chromium is not installed (Debian: apt-get install chromium)")
-    if not (CHECKOUT_BUNDLE / "index.html").is_file():
-        _missing("the admin UI is not built (make sync, with Node.js and npm)")
+    require_bundle()
 
 
 @dataclass

@@ -9,14 +9,14 @@ import re
 import pytest
 
 from dyndash_admin_api.ui import CHECKOUT_BUNDLE
-from tests.ui.browser import require_browser
+from tests.ui.browser import require_bundle
 
 BUDGET_BYTES = 300 * 1024
 
 
 @pytest.fixture
 def initial_js() -> list[bytes]:
-    require_browser()
+    require_bundle()
     index = (CHECKOUT_BUNDLE / "index.html").read_text()
     files = re.findall(r'(?:src|href)="/admin/(assets/[^"]+\.js)"', index)
     assert files
