@@ -57,6 +57,9 @@ async function render(pathname: string, guarded = false): Promise<void> {
   shownPath = pathname;
   const path = pathname.startsWith(BASE) ? pathname.slice(BASE.length - 1) : "/";
   current?.dispose?.();
+  // A status message belongs to the screen it was said on.
+  const status = document.getElementById("status");
+  if (status) status.textContent = "";
   let view: View | null = null;
   for (const [pattern, names, factory] of table) {
     const match = pattern.exec(path === "" ? "/" : path);

@@ -21,10 +21,10 @@ export function eventsView(): View {
     "div",
     {},
     h("h1", {}, "Events"),
+    h("p", { class: "muted" }, "Change events as they commit (GET /api/v1/events): what gateways and renderers react to."),
     h(
       "section",
-      { class: "panel", "aria-labelledby": "events-heading" },
-      h("h2", { id: "events-heading" }, "Events"),
+      { class: "panel", "aria-label": "Events" },
       h("div", { class: "row" }, field("Type", filter), state),
       list,
     ),
@@ -68,6 +68,10 @@ export function eventsView(): View {
         const response = await fetch("/api/v1/events", { headers, signal: abort.signal, credentials: "omit", cache: "no-store" });
         if (response.status === 401) {
           session.signOut("The API key is not valid (mistyped, revoked or expired). Sign in again.");
+          return;
+        }
+        if (response.status === 403) {
+          state.textContent = "This API key lacks the events:read scope.";
           return;
         }
         if (!response.ok || !response.body) throw new Error(`${response.status}`);

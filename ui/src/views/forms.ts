@@ -18,24 +18,27 @@ export function jsonField(label: string, value: unknown, onChange?: () => void):
   const id = `label-${label.toLowerCase().replace(/\W+/g, "-")}`;
   const slot = h("div", { class: "editor-slot small" });
   const message = h("p", { class: "error", role: "alert" });
-  const initial = JSON.stringify(value ?? {}, null, 2);
-  const ready = createEditor({ label, lang: "json", doc: initial, onChange }).then((editor) => {
-    slot.replaceChildren(editor.dom);
-    return editor;
-  });
+  // Until the editor has loaded, the text lives here (a set() before then is not lost).
+  let text = JSON.stringify(value ?? {}, null, 2);
   let editor: CodeEditor | null = null;
-  void ready.then((e) => (editor = e));
+  const ready = createEditor({ label, lang: "json", doc: text, onChange }).then((created) => {
+    if (created.value() !== text) created.set(text);
+    editor = created;
+    slot.replaceChildren(created.dom);
+    return created;
+  });
   return {
     el: h("div", { class: "field" }, h("span", { class: "label", id }, label), slot, message),
     ready,
-    text: () => editor?.value() ?? initial,
+    text: () => editor?.value() ?? text,
     set(next: unknown) {
-      editor?.set(JSON.stringify(next ?? {}, null, 2));
+      text = JSON.stringify(next ?? {}, null, 2);
+      editor?.set(text);
     },
     parse() {
       message.textContent = "";
       try {
-        return JSON.parse(editor?.value() ?? "{}");
+        return JSON.parse(editor?.value() ?? text);
       } catch (error) {
         message.textContent = `${label}: not valid JSON (${(error as Error).message})`;
         throw error;

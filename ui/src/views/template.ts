@@ -126,7 +126,7 @@ export function templateView(params: Params): View {
   };
 
   async function save(options: { force?: boolean } = {}): Promise<void> {
-    if (saving) return;
+    if (saving || saveButton.disabled) return;
     const edited = draft();
     let config: unknown;
     try {
@@ -268,6 +268,9 @@ export function templateView(params: Params): View {
   document.addEventListener("keydown", onKey);
 
   async function start(): Promise<void> {
+    // Nothing is typed before the template's own values are in (they would overwrite it).
+    const inputs = [nameInput, descriptionInput, activeInput, saveButton];
+    for (const input of inputs) input.disabled = true;
     if (id !== null) {
       try {
         const row = await get<Template>(`/api/v1/templates/${id}`);
@@ -285,7 +288,9 @@ export function templateView(params: Params): View {
         slots.get(key)!.replaceChildren(editor.dom);
       }),
     );
+    await configField.ready;
     if (template) load(template);
+    for (const input of inputs) input.disabled = false;
     if (id !== null) {
       history = createHistory(id, {
         preview: (version: Version) => preview.showVersion(version.version, version),
