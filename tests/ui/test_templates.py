@@ -110,3 +110,16 @@ async def test_description_state_config_and_delete(ui: Session, site: Site) -> N
     await expect(page.get_by_role("heading", level=1)).to_have_text("Templates")
     gone = await site.admin.client.get(f"/api/v1/templates/{template['id']}")
     assert gone.status_code == 404
+
+
+async def test_the_list_searches_and_shows_render_status(ui: Session, site: Site) -> None:
+    page = ui.page
+    await site.admin.create_template("alpha-page", "<p>a</p>")
+    await site.admin.create_template("beta-page", "<p>b</p>")
+    await ui.sign_in(ADMIN_SECRET)
+    rows = page.get_by_role("table").get_by_role("row")
+    await expect(rows).to_have_count(3)  # the header and two templates
+    await expect(rows.nth(1)).to_contain_text("not rendered")
+    await page.get_by_label("Search", exact=True).fill("beta")
+    await expect(rows).to_have_count(2)
+    await expect(rows.nth(1)).to_contain_text("beta-page")

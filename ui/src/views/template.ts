@@ -23,6 +23,7 @@ export function templateView(params: Params): View {
   const id = isNew ? null : Number(params.id);
   const heading = h("h1", {}, isNew ? "New template" : "Template");
   const lock = h("p", { class: "badge lock", hidden: true }, "🔒 Managed from files: saving here asks for confirmation, and the next apply from files replaces it.");
+  const renderFailure = h("p", { class: "warning", hidden: true });
   const nameInput = h("input", { type: "text", required: true, autocomplete: "off", spellcheck: "false" });
   const descriptionInput = h("input", { type: "text", autocomplete: "off" });
   const activeInput = h("input", { type: "checkbox", id: "template-active", checked: true });
@@ -56,7 +57,7 @@ export function templateView(params: Params): View {
   const preview = createPreview(id);
   let history: HistoryPanel | null = null;
   const side = h("div", { class: "side" }, preview.el);
-  const el = h("div", { class: "template-screen" }, h("div", { class: "bar" }, heading), lock, conflict, h("div", { class: "columns" }, h("div", { class: "main-col" }, form), side));
+  const el = h("div", { class: "template-screen" }, h("div", { class: "bar" }, heading), lock, renderFailure, conflict, h("div", { class: "columns" }, h("div", { class: "main-col" }, form), side));
 
   let template: Template | null = null;
   let baseVersion: number | null = null;
@@ -114,6 +115,9 @@ export function templateView(params: Params): View {
     heading.textContent = `Template ${row.name}`;
     document.title = `${heading.textContent} · dyndash admin`;
     lock.hidden = !managed(row);
+    // The cluster stopped rendering this version (README, "Render budget") until a new one.
+    renderFailure.hidden = row.render_status !== "failed";
+    renderFailure.textContent = `Version ${row.version} failed to render on the gateway: ${row.render_error ?? "no detail"}. Save a fix to render again.`;
     changed();
   };
 
