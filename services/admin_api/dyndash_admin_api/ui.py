@@ -19,10 +19,11 @@ from dyndash_common.settings import Settings
 CHECKOUT_BUNDLE = Path(__file__).resolve().parents[3] / "ui" / "dist"
 
 # Styles may be inline: CodeMirror sets element styles, and the preview frame (sandboxed,
-# without scripts) inherits this policy and carries the template's CSS in a <style>.
+# without scripts) inherits this policy and carries the template's CSS in a <style>. Images
+# and fonts over https are allowed for the same frame: templates may show them.
 POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self'; connect-src 'self'; frame-src 'self'; "
+    "img-src 'self' data: https:; font-src 'self' https:; connect-src 'self'; frame-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 SECURITY = {
