@@ -119,6 +119,8 @@ export function create(options: EditorOptions): CodeEditor {
     dom: view.dom,
     value: () => view.state.doc.toString(),
     set(text: string) {
+      // After a save the text is usually what is there: keep the cursor and undo history.
+      if (text === view.state.doc.toString()) return;
       view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
     },
     markErrors(errors) {

@@ -170,14 +170,22 @@ export function templateView(params: Params): View {
         await navigate(`/admin/templates/${answer.data.id}`, { replace: true, force: true });
         return;
       }
-      load(answer.data);
+      const now = draft();
+      if ((Object.keys(now) as (keyof Draft)[]).every((key) => now[key] === edited[key])) load(answer.data);
+      else {
+        // Typed on while the save was in flight: keep that text, on top of the saved version.
+        template = answer.data;
+        baseVersion = answer.data.version;
+        saved = snapshot(answer.data);
+        changed();
+      }
       saveStatus.textContent = `Saved version ${answer.data.version}`;
       await history?.reload();
     } catch (error) {
       saveStatus.textContent = "";
       if (!(error instanceof ApiError)) throw error;
       if (error.status === 412) await showConflict(edited);
-      else if (error.status === 409 && error.code === "managed" && !force) {
+      else if (error.status === 409 && /managed/i.test(`${error.code} ${error.message}`) && !force) {
         if (await confirmDialog("Save a template managed from files?", error.message)) {
           saving = false;
           return save({ force: true });
