@@ -25,6 +25,10 @@ async def test_create_and_revoke_a_key(ui: Session, site: Site) -> None:
     await expect(secret_box).to_have_attribute("readonly", "")
     secret = await secret_box.input_value()
     assert secret.startswith("ddk_")
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    await page.get_by_role("button", name="Copy", exact=True).click()
+    await expect(page.get_by_role("button", name="Copied", exact=True)).to_be_visible()
+    assert await page.evaluate("navigator.clipboard.readText()") == secret
 
     reader = {"X-API-Key": secret}
     assert (await site.admin.client.get("/api/v1/templates", headers=reader)).status_code == 200
