@@ -311,6 +311,8 @@ export function templateView(params: Params): View {
             const answer = await call<Template>("POST", `/api/v1/templates/${id}/rollback`, {
               body: { version },
               ifMatch: baseVersion ?? undefined,
+              // The rollback was confirmed; a template managed from files says so in its lock.
+              query: managed(template) ? { force: true } : undefined,
             });
             load(answer.data);
             announce(answer.message ?? `Rolled back to version ${version}`);
