@@ -14,8 +14,26 @@ endif
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { $(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv==0.13.9; }
 
-sync: uv
+sync: uv ui
 	@$(UV) sync --frozen --quiet
+
+# The admin web UI (ui/, README "Admin web UI"): rebuilt when its sources are newer than the
+# bundle. Without Node.js it says how to get it and goes on: the API serves everything else.
+UI_SOURCES := $(shell find ui/src ui/scripts -type f 2>/dev/null) ui/index.html ui/package.json \
+	ui/vite.config.ts ui/tsconfig.json
+.PHONY: ui
+HAVE_NODE := $(shell command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 && echo yes)
+ifeq ($(HAVE_NODE),yes)
+ui: ui/dist/index.html
+else
+ui:
+	@echo "Node.js 20+ and npm are missing: the admin UI (/admin/) is not built; the rest runs."
+	@echo "  Get them from https://nodejs.org/ or your system (Debian: apt-get install nodejs npm), then run make sync."
+endif
+ui/node_modules/.package-lock.json: ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund --loglevel=error
+ui/dist/index.html: ui/node_modules/.package-lock.json $(UI_SOURCES)
+	cd ui && npm run --silent build
 
 dev: sync
 	$(UV) run --frozen dyndash dev
@@ -34,6 +52,7 @@ bench: sync
 	$(UV) run --frozen python -m bench.cold_miss
 	$(UV) run --frozen python -m bench.renderer
 	$(UV) run --frozen python -m bench.site_apply
+	$(UV) run --frozen python -m bench.admin_ui
 
 # One admin API, three gateways and two renderers on loopback, against the local PostgreSQL
 # (database dyndash_cluster, created when missing) and Redis; override with DATABASE_URL and

@@ -148,6 +148,7 @@ async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> N
                 f"  data API     {site}/api/v1/data/dashboard/1",
                 f"  admin API    {base}/api/v1/templates",
                 f"  API docs     {base}/docs",
+                f"  admin UI     {_admin_ui_line(settings, base)}",
                 f"  metrics      {_metrics_url(settings)}",
                 f"  events       curl -N -H 'X-API-Key: {secret}' {base}/api/v1/events",
                 f"  dev API key  {secret}",
@@ -171,6 +172,14 @@ async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> N
     await asyncio.gather(
         serving, serve_gateway(gateway, settings, host=host, port=gateway_port, stop=stop)
     )
+
+
+def _admin_ui_line(settings: Settings, base: str) -> str:
+    from dyndash_admin_api.ui import bundle_dir
+
+    if (bundle_dir(settings) / "index.html").is_file():
+        return f"{base}/admin/  (sign in with the dev API key)"
+    return f"{base}/admin/ is not built: get Node.js 20+ and npm (https://nodejs.org/), make sync"
 
 
 def cmd_dev(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
@@ -104,6 +105,11 @@ class Settings(BaseSettings):
     # An event younger than this is left to the writer's own publish; the sweeper takes the rest.
     outbox_sweep_grace_seconds: float = Field(default=1.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The admin web UI (README, "Admin web UI"): the built bundle, when not the checkout's
+    # ui/dist; and the gateway's public URL for its "Open" links (default: the admin page's
+    # host at DYNDASH_GATEWAY_PORT).
+    admin_ui_dir: Path | None = None
+    admin_ui_gateway_url: str | None = None
 
     @field_validator("cors_origins", mode="before")
     @classmethod

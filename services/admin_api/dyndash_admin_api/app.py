@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from dyndash_admin_api.routers import dashboards, events, health, keys, routes, site, templates
+from dyndash_admin_api.ui import ui_router
 from dyndash_common.apikeys import ensure_key
 from dyndash_common.events import EventBus, run_sweeper
 from dyndash_common.loop_lag import sample_loop_lag, settle_heap
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
         health.router,
     ):
         app.include_router(router)
+    app.include_router(ui_router(settings))
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
