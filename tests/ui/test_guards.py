@@ -3,8 +3,6 @@ ask before a save (which is then sent with force=true)."""
 
 from __future__ import annotations
 
-import json
-
 from playwright.async_api import Route, expect
 
 from tests.gateway.conftest import Site
@@ -37,21 +35,23 @@ async def test_a_template_managed_from_files_shows_its_lock_and_confirms(
     ui: Session, site: Site
 ) -> None:
     page = ui.page
-    template = await site.admin.create_template("from-files", "<p>file</p>")
+    # Applied from files for real: the API answers managed_by "files" and refuses a plain PUT.
+    applied = await site.admin.client.post(
+        "/api/v1/site/apply",
+        json={"bundle": {"templates": [{"name": "from-files", "html_content": "<p>file</p>"}]}},
+    )
+    assert applied.status_code == 200, applied.text
+    listed = await site.admin.client.get("/api/v1/templates", params={"name": "from-files"})
+    template = listed.json()["data"]["items"][0]
+    assert template["managed_by"] == "files"
     writes: list[str] = []
 
-    # The "sites as code" field, as the API answers it for objects applied from files.
-    async def managed(route: Route) -> None:
+    async def watched(route: Route) -> None:
         if route.request.method == "PUT":
             writes.append(route.request.url)
-            await route.continue_()
-            return
-        response = await route.fetch()
-        body = await response.json()
-        body["data"]["managed_by"] = "files"
-        await route.fulfill(response=response, body=json.dumps(body))
+        await route.continue_()
 
-    await page.route(f"**/api/v1/templates/{template['id']}*", managed)
+    await page.route(f"**/api/v1/templates/{template['id']}*", watched)
     await ui.sign_in(ADMIN_SECRET)
     await ui.open(f"templates/{template['id']}")
     await expect(page.get_by_text("Managed from files")).to_be_visible()
