@@ -107,6 +107,7 @@ def _metrics_url(settings: Settings) -> str:
 
 async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> None:
     from dyndash.demo import seed_demo
+    from dyndash.ticker import tick
     from dyndash_admin_api.app import create_app as create_admin_app
     from dyndash_common.events import InProcessBus
     from dyndash_gateway.app import create_app as create_gateway_app
@@ -143,7 +144,7 @@ async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> N
                 "dyndash dev — everything in one process (in-process bus and cache)",
                 f"  database     {settings.database_url}",
                 f"  demo         {'seeded' if seeded else 'already present'}",
-                f"  demo page    {site}/   and   {site}/sales/emea",
+                f"  demo page    {site}/   (and the hand-written one: {site}/classic)",
                 f"  data API     {site}/api/v1/data/dashboard/1",
                 f"  admin API    {base}/api/v1/templates",
                 f"  API docs     {base}/docs",
@@ -167,9 +168,16 @@ async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> N
     serving = asyncio.create_task(admin.serve())
     serving.add_done_callback(lambda _: stop.set())
     gateway = create_gateway_app(settings, bus=bus)
-    await asyncio.gather(
-        serving, serve_gateway(gateway, settings, host=host, port=gateway_port, stop=stop)
-    )
+    # The demo's data moves every few seconds, through the admin API (dyndash.ticker).
+    ticker = asyncio.create_task(tick(base, secret))
+    try:
+        await asyncio.gather(
+            serving, serve_gateway(gateway, settings, host=host, port=gateway_port, stop=stop)
+        )
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
 
 
 def cmd_dev(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ PALETTE = (
     "#be123c",
 )
 WIDTH, HEIGHT = 600, 260
-LEFT, RIGHT, TOP, BOTTOM = 52, 12, 12, 34
+LEFT, RIGHT, TOP, BOTTOM = 58, 12, 12, 34
 # Above this many points per series a `<title>` per point costs more bytes than it helps:
 # the series line carries one summary title instead.
 MAX_TITLED_POINTS = 120
@@ -86,7 +86,7 @@ def _axes(low: float, high: float, ticks: list[float], config: dict[str, Any]) -
     style = config.get("format") if config.get("format") != "date" else None
     for tick in ticks:
         y = y_of(tick)
-        label = compact(tick) if style in (None, "number") else formatted(tick, style)
+        label = _tick_label(tick, style, config)
         parts.append(
             f'<line class="dd-grid-line" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_n(y)}" '
             f'y2="{_n(y)}" stroke="#d1d5db" stroke-width="1"/>'
@@ -95,11 +95,21 @@ def _axes(low: float, high: float, ticks: list[float], config: dict[str, Any]) -
         )
     if config.get("y_title"):
         parts.append(
-            f'<text x="12" y="{TOP + plot_h / 2:.0f}" transform="rotate(-90 12 '
+            f'<text x="10" y="{TOP + plot_h / 2:.0f}" transform="rotate(-90 10 '
             f'{TOP + plot_h / 2:.0f})" text-anchor="middle" fill="currentColor">'
             f"{escape(str(config['y_title']))}</text>"
         )
     return "".join(parts), y_of
+
+
+def _tick_label(tick: float, style: Any, config: dict[str, Any]) -> str:
+    """Axis ticks stay short: compact numbers, with the currency sign or percent sign."""
+    if style == "currency":
+        sign = "-" if tick < 0 else ""
+        return f"{sign}{config.get('currency', '$')}{compact(abs(tick))}"
+    if style == "percent":
+        return f"{tick * 100:.0f}%"
+    return compact(tick)
 
 
 def _x_axis(xs: Sequence[Any], x_of: Any, config: dict[str, Any]) -> str:
@@ -207,7 +217,7 @@ def bar_chart(title: str, data: dict[str, Any], config: dict[str, Any]) -> str:
                 f'<line class="dd-grid-line" x1="{_n(x)}" x2="{_n(x)}" y1="{TOP}" '
                 f'y2="{HEIGHT - BOTTOM}" stroke="#d1d5db"/><text x="{_n(x)}" '
                 f'y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" fill="currentColor">'
-                f"{escape(compact(tick))}</text>"
+                f"{escape(_tick_label(tick, config.get('format'), config))}</text>"
             )
         for i in _x_labels(xs, 12):
             parts.append(
@@ -284,7 +294,7 @@ def pie_chart(title: str, data: dict[str, Any], config: dict[str, Any], *, donut
         parts.append(
             f'<circle class="dd-hole" cx="{centre}" cy="{centre}" r="{_n(inner)}" fill="#ffffff"/>'
             f'<text x="{centre}" y="{centre + 6}" text-anchor="middle" font-size="20" '
-            f'font-weight="600" fill="currentColor">{escape(compact(total))}</text>'
+            f'font-weight="600" class="dd-strong" fill="currentColor">{escape(compact(total))}</text>'
         )
     if not slices:
         parts.append(
@@ -341,7 +351,7 @@ def gauge(title: str, data: dict[str, Any], config: dict[str, Any]) -> str:
             else ""
         )
         + f'<text x="110" y="{centre_y - 12}" text-anchor="middle" font-size="26" '
-        f'font-weight="600" fill="currentColor">{escape(formatted(value, config.get("format") or "compact"))}'
+        f'font-weight="600" class="dd-strong" fill="currentColor">{escape(formatted(value, config.get("format") or "compact"))}'
         f"{escape(str(config.get('unit', '')))}</text>"
         f'<text x="{_n(sx)}" y="{centre_y + 14}" text-anchor="middle" fill="currentColor">'
         f"{escape(compact(low))}</text>"

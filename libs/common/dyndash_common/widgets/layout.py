@@ -92,7 +92,7 @@ padding:6px 8px;position:sticky;top:0;background:var(--dd-card)}
 background-size:200% 100%;animation:dd-pulse 1.4s ease-in-out infinite}
 @keyframes dd-pulse{0%{background-position:100% 0}100%{background-position:-100% 0}}
 @media (prefers-reduced-motion:reduce){.dd-skeleton{animation:none}}
-.dd-grid-line,.dd-track{stroke:var(--dd-line)}
+.dd-grid-line,.dd-track{stroke:var(--dd-line)}.dd-strong{fill:var(--dd-text)}
 .dd-hole{fill:var(--dd-card)}.dd-sep-stroke{stroke:var(--dd-card)}
 """
 _SPANS = "".join(f".dd-w{n}{{grid-column:span {n}}}" for n in range(1, 13)) + "".join(
