@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from dyndash import showcase
 from dyndash_admin_api.operations.dashboards import create_dashboard, create_widget
 from dyndash_admin_api.operations.routes import create_route
 from dyndash_admin_api.operations.templates import create_template
@@ -13,8 +14,6 @@ from dyndash_common.changes import ChangeSet, change
 from dyndash_common.db import Dashboard
 from dyndash_common.runtime import Runtime
 from dyndash_common.templating import LocalCompiler
-
-from dyndash import showcase
 
 LAYOUT = """<!doctype html>
 <html lang="en">

@@ -54,6 +54,8 @@ def _is_number(value: Any) -> bool:
 def _number(value: Any, path: str) -> float:
     if not _is_number(value):
         raise WidgetDataError(path, "must be a number")
+    if not math.isfinite(value):
+        raise WidgetDataError(path, "must be a finite number (not NaN or Infinity)")
     return float(value)
 
 
@@ -194,10 +196,10 @@ _CHECKS = {
 def check_data(widget_type: str, data: Any) -> None:
     """Raise WidgetDataError when `data` does not fit `widget_type`'s schema. `generic` and
     custom types take any JSON document of finite numbers."""
-    check_finite(data)
     check = _CHECKS.get(widget_type)
     if check is not None:
         check(data)
+    check_finite(data)
 
 
 def check_config(config: Mapping[str, Any]) -> None:
