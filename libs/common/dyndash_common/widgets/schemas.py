@@ -54,9 +54,13 @@ def _is_number(value: Any) -> bool:
 def _number(value: Any, path: str) -> float:
     if not _is_number(value):
         raise WidgetDataError(path, "must be a number")
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:
+        raise WidgetDataError(path, "is too large for a chart (over 1e308)") from None
+    if not math.isfinite(number):
         raise WidgetDataError(path, "must be a finite number (not NaN or Infinity)")
-    return float(value)
+    return number
 
 
 def _text(value: Any, path: str, max_chars: int = 200) -> str:
