@@ -208,3 +208,16 @@ def test_a_500_point_chart_renders_quickly_and_small() -> None:
     html = str(render_widget(widget("line", data)))
     assert time.perf_counter() - started < 0.5
     assert len(html) < 60_000
+
+
+def test_dyndash_csp_setting_is_json_checked_like_a_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from dyndash_common.settings import Settings
+
+    monkeypatch.setenv("DYNDASH_CSP", '{"script-src": ["https://cdn.example.com"]}')
+    assert Settings().csp == {"script-src": ["https://cdn.example.com"]}
+    for bad in ('{"script-src": ["https://cdn.example.com/x.js"]}', "not json", '{"sandbox": []}'):
+        monkeypatch.setenv("DYNDASH_CSP", bad)
+        with pytest.raises(ValidationError, match="DYNDASH_CSP"):
+            Settings()
