@@ -184,7 +184,12 @@ def test_default_policy_is_unchanged_and_additions_widen_it() -> None:
     )
     assert not allows_framing(strict)
     wide = content_security_policy(
-        "n", {"script-src": ["https://cdn.example.com"]}, {"frame-ancestors": ["https://intra.example.com"], "font-src": ["https://fonts.example.com"]}  # fmt: skip
+        "n",
+        {"script-src": ["https://cdn.example.com"]},
+        {
+            "frame-ancestors": ["https://intra.example.com"],
+            "font-src": ["https://fonts.example.com"],
+        },  # fmt: skip
     )
     assert "script-src 'self' 'nonce-n' https://cdn.example.com;" in wide
     assert "font-src 'self' https://fonts.example.com;" in wide

@@ -21,7 +21,10 @@ async def _dashboard_route(site: Site, **handler_config: Any) -> tuple[int, dict
         ids[widget["key"]] = response.json()["data"]["id"]
     route = await site.admin.client.post(
         "/api/v1/routes",
-        json={"path": "/shop", "handler_config": {"dashboard_id": dashboard["id"], **handler_config}},
+        json={
+            "path": "/shop",
+            "handler_config": {"dashboard_id": dashboard["id"], **handler_config},
+        },
     )
     assert route.status_code == 201, route.text
     await site.route_known(route.json()["data"]["id"])
@@ -73,7 +76,12 @@ async def test_a_custom_template_can_render_built_in_widgets(site: Site) -> None
     dashboard = await site.admin.create_dashboard("d", is_public=True)
     await site.admin.client.post(
         f"/api/v1/dashboards/{dashboard['id']}/widgets",
-        json={"key": "g", "title": "Gauge", "type": "gauge", "data": {"value": 2, "min": 0, "max": 4}},
+        json={
+            "key": "g",
+            "title": "Gauge",
+            "type": "gauge",
+            "data": {"value": 2, "min": 0, "max": 4},
+        },
     )
     await site.publish_page(
         "/custom",
@@ -97,7 +105,10 @@ async def test_default_headers_refuse_framing(site: Site) -> None:
 async def test_route_csp_allows_listed_origins_and_framing(site: Site) -> None:
     await _dashboard_route(
         site,
-        csp={"script-src": ["https://cdn.example.com"], "frame-ancestors": ["https://intranet.example.com"]},  # fmt: skip
+        csp={
+            "script-src": ["https://cdn.example.com"],
+            "frame-ancestors": ["https://intranet.example.com"],
+        },  # fmt: skip
     )
     page = await site.page("/shop")
     policy = page.headers["content-security-policy"]
