@@ -28,7 +28,11 @@ async def test_widget_data_is_checked_against_its_type_on_every_write(api: Api) 
         (
             "POST",
             widgets,
-            {"key": "l", "type": "line", "data": {"x": [1], "series": [{"name": "a", "values": [True]}]}},
+            {
+                "key": "l",
+                "type": "line",
+                "data": {"x": [1], "series": [{"name": "a", "values": [True]}]},
+            },
             "data.series[0].values[0]",
         ),
         ("POST", widgets, {"key": "t", "type": "text", "data": {}}, "data.markdown"),
@@ -36,14 +40,19 @@ async def test_widget_data_is_checked_against_its_type_on_every_write(api: Api) 
         ("POST", f"/api/v1/data/widget/{gauge['id']}", {"data": {"value": 1}}, "data.min"),
         # A new type re-checks the stored data: {"a": 1} is no table.
         ("PUT", f"/api/v1/widgets/{custom['id']}", {"type": "table"}, "data.columns"),
-        ("PUT", f"/api/v1/widgets/{gauge['id']}", {"config": {"colors": ["red"]}}, "config.colors[0]"),
+        (
+            "PUT",
+            f"/api/v1/widgets/{gauge['id']}",
+            {"config": {"colors": ["red"]}},
+            "config.colors[0]",
+        ),
         (
             "POST",
             widgets,
             {"key": "big", "type": "line", "data": {"x": list(range(6000)), "series": []}},
             "data.x",
         ),
-    ]  # fmt: skip
+    ]
     for method, path, body, field in cases:
         response = await api.client.request(method, path, json=body)
         assert response.status_code == 422, (path, body, response.text)
@@ -61,7 +70,8 @@ async def test_widget_data_is_checked_against_its_type_on_every_write(api: Api) 
     moved = await api.client.post(
         f"/api/v1/data/widget/{gauge['id']}", json={"data": {"value": 5, "min": 0, "max": 10}}
     )
-    assert moved.status_code == 200 and moved.json()["data"]["data_version"] == 2
+    assert moved.status_code == 200
+    assert moved.json()["data"]["data_version"] == 2
 
 
 async def test_position_defaults_to_creation_order_and_priority_to_zero(api: Api) -> None:
@@ -83,7 +93,8 @@ async def test_a_route_without_a_template_needs_a_dashboard(api: Api) -> None:
     template = await api.create_template()
     before = await snapshot(api.backend.settings)
     refused = await api.client.post("/api/v1/routes", json={"path": "/x"})
-    assert refused.status_code == 422 and "dashboard_id" in refused.json()["message"]
+    assert refused.status_code == 422
+    assert "dashboard_id" in refused.json()["message"]
     assert await snapshot(api.backend.settings) == before
     created = await api.client.post(
         "/api/v1/routes", json={"path": "/x", "handler_config": {"dashboard_id": dashboard["id"]}}
@@ -96,11 +107,13 @@ async def test_a_route_without_a_template_needs_a_dashboard(api: Api) -> None:
     )
     assert bound.json()["data"]["template_id"] == template["id"]
     unbound = await api.client.put(f"/api/v1/routes/{route['id']}", json={"template_id": None})
-    assert unbound.status_code == 200 and unbound.json()["data"]["template_id"] is None
+    assert unbound.status_code == 200
+    assert unbound.json()["data"]["template_id"] is None
     orphan = await api.client.put(
         f"/api/v1/routes/{route['id']}", json={"handler_config": {"dashboard_id": None}}
     )
-    assert orphan.status_code == 422 and "dashboard_id" in orphan.json()["message"]
+    assert orphan.status_code == 422
+    assert "dashboard_id" in orphan.json()["message"]
 
 
 async def test_csp_additions_are_validated_on_routes(api: Api) -> None:

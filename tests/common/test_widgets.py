@@ -37,16 +37,25 @@ VALID: dict[str, Any] = {
 
 
 def widget(kind: str, data: Any, **config: Any) -> dict[str, Any]:
-    return {"id": 7, "key": "k", "title": "Sales <EMEA>", "type": kind, "config": config,
-            "data": data, "data_version": 2}  # fmt: skip
+    return {
+        "id": 7,
+        "key": "k",
+        "title": "Sales <EMEA>",
+        "type": kind,
+        "config": config,
+        "data": data,
+        "data_version": 2,
+    }
 
 
 @pytest.mark.parametrize("kind", BUILT_IN_TYPES)
 def test_every_type_accepts_its_schema_and_renders(kind: str) -> None:
     check_data(kind, VALID[kind])
     html = str(render_widget(widget(kind, VALID[kind])))
-    assert 'id="dd-widget-7"' in html and 'data-data-version="2"' in html
-    assert "Sales &lt;EMEA&gt;" in html and "dd-error" not in html
+    assert 'id="dd-widget-7"' in html
+    assert 'data-data-version="2"' in html
+    assert "Sales &lt;EMEA&gt;" in html
+    assert "dd-error" not in html
 
 
 @pytest.mark.parametrize("kind", ["line", "area", "bar", "pie", "donut", "gauge"])
@@ -54,7 +63,8 @@ def test_charts_are_accessible_scalable_svg_with_native_tooltips(kind: str) -> N
     html = str(render_widget(widget(kind, VALID[kind])))
     svg = re.search(r"<svg class=\"dd-chart\"[^>]*>", html)
     assert svg is not None
-    assert 'role="img"' in svg[0] and 'aria-label="Sales &lt;EMEA&gt;' in svg[0]
+    assert 'role="img"' in svg[0]
+    assert 'aria-label="Sales &lt;EMEA&gt;' in svg[0]
     assert 'viewBox="0 0 ' in svg[0]
     assert "<title>" in html
 
@@ -64,11 +74,19 @@ def test_charts_are_accessible_scalable_svg_with_native_tooltips(kind: str) -> N
     [
         ("stat", {"value": "3"}, "data.value"),
         ("stat", {"value": 1, "extra": 1}, "data.extra"),
-        ("line", {"x": [1, 2], "series": [{"name": "a", "values": [1, "x"]}]}, "data.series[0].values[1]"),
+        (
+            "line",
+            {"x": [1, 2], "series": [{"name": "a", "values": [1, "x"]}]},
+            "data.series[0].values[1]",
+        ),
         ("line", {"x": [1, 2], "series": [{"name": "a", "values": [1]}]}, "data.series[0].values"),
         ("bar", {"x": [1], "series": [{"values": [1]}]}, "data.series[0].name"),
         ("pie", {"slices": [{"label": "a", "value": -1}]}, "data.slices[0].value"),
-        ("table", {"columns": [{"key": "a", "label": "A", "format": "roman"}], "rows": []}, "data.columns[0].format"),
+        (
+            "table",
+            {"columns": [{"key": "a", "label": "A", "format": "roman"}], "rows": []},
+            "data.columns[0].format",
+        ),
         ("table", {"columns": [], "rows": [1]}, "data.rows[0]"),
         ("gauge", {"value": 1, "min": 5, "max": 5}, "data.max"),
         ("text", {"markdown": 3}, "data.markdown"),
@@ -76,7 +94,7 @@ def test_charts_are_accessible_scalable_svg_with_native_tooltips(kind: str) -> N
         ("custom-kind", {"a": [1.0, float("nan")]}, "data.a[1]"),
         ("generic", {"a": float("inf")}, "data.a"),
     ],
-)  # fmt: skip
+)
 def test_bad_data_names_its_json_path(kind: str, data: Any, path: str) -> None:
     with pytest.raises(WidgetDataError) as raised:
         check_data(kind, data)
@@ -91,12 +109,13 @@ def test_a_huge_series_is_refused_by_the_documented_limit() -> None:
 
 def test_config_options_are_checked() -> None:
     check_config({"layout": {"w": 12, "h": 8}, "colors": ["#112233"], "stacked": True})
-    for config, path in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"layout": {"w": 13}}, "config.layout.w"),
         ({"colors": ["red"]}, "config.colors[0]"),
         ({"horizontal": "yes"}, "config.horizontal"),
         ({"format": "hex"}, "config.format"),
-    ]:
+    ]
+    for config, path in cases:
         with pytest.raises(WidgetDataError) as raised:
             check_config(config)
         assert raised.value.path == path
@@ -117,12 +136,21 @@ def test_markdown_is_sanitised() -> None:
 
 def test_stored_data_that_no_longer_fits_renders_a_card_saying_why() -> None:
     html = str(render_widget(widget("gauge", {"value": 1})))
-    assert "dd-error" in html and "data.min" in html
+    assert "dd-error" in html
+    assert "data.min" in html
 
 
 def test_bar_options_and_gaps_render() -> None:
-    data = {"x": ["a", "b"], "series": [{"name": "s", "values": [1, -2]}, {"name": "t", "values": [None, 3]}]}  # fmt: skip
-    for config in ({}, {"stacked": True}, {"horizontal": True}, {"stacked": True, "horizontal": True}):  # fmt: skip
+    data = {
+        "x": ["a", "b"],
+        "series": [{"name": "s", "values": [1, -2]}, {"name": "t", "values": [None, 3]}],
+    }
+    for config in (
+        {},
+        {"stacked": True},
+        {"horizontal": True},
+        {"stacked": True, "horizontal": True},
+    ):
         html = str(render_widget(widget("bar", data, **config)))
         assert html.count("<rect class=") == 3
 
@@ -156,7 +184,10 @@ def test_palette_passes_wcag_aa() -> None:
 
 
 def test_csp_additions_are_validated() -> None:
-    ok = {"script-src": ["https://cdn.example.com", "'self'"], "frame-ancestors": ["https://a.b:8443", "http://localhost:3000", "http://127.0.0.1"]}  # fmt: skip
+    ok = {
+        "script-src": ["https://cdn.example.com", "'self'"],
+        "frame-ancestors": ["https://a.b:8443", "http://localhost:3000", "http://127.0.0.1"],
+    }
     assert check_csp(ok) == ok
     for bad, path in [
         ({"default-src": ["https://a.com"]}, "csp.default-src"),
@@ -189,7 +220,7 @@ def test_default_policy_is_unchanged_and_additions_widen_it() -> None:
         {
             "frame-ancestors": ["https://intra.example.com"],
             "font-src": ["https://fonts.example.com"],
-        },  # fmt: skip
+        },
     )
     assert "script-src 'self' 'nonce-n' https://cdn.example.com;" in wide
     assert "font-src 'self' https://fonts.example.com;" in wide
@@ -208,7 +239,10 @@ def test_every_demo_widget_fits_its_type() -> None:
 
 def test_a_500_point_chart_renders_quickly_and_small() -> None:
     xs = list(range(500))
-    data = {"x": xs, "series": [{"name": f"s{i}", "values": [float(x % 37) for x in xs]} for i in range(3)]}  # fmt: skip
+    data = {
+        "x": xs,
+        "series": [{"name": f"s{i}", "values": [float(x % 37) for x in xs]} for i in range(3)],
+    }
     started = time.perf_counter()
     html = str(render_widget(widget("line", data)))
     assert time.perf_counter() - started < 0.5
