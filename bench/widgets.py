@@ -26,6 +26,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -103,7 +104,7 @@ def per_type(count: int) -> None:
     for points in (50, 500):
         for kind, data in samples(points).items():
             widget = {"id": 1, "type": kind, "title": kind, "config": {}, "data": data}
-            p50, p99, size = time_renders(lambda w=widget: render_widget(w), count)
+            p50, p99, size = time_renders(partial(render_widget, widget), count)
             print(f"  {kind:<8} {points:>6} {p50:>8.3f} {p99:>8.3f} {size:>9}", flush=True)
 
 
