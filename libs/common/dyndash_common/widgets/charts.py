@@ -270,15 +270,11 @@ def pie_chart(title: str, data: dict[str, Any], config: dict[str, Any], *, donut
         share = item["value"] / total
         label = f"{item['label']}: {formatted(item['value'], config.get('format'))} ({share:.1%})"
         colour, cls = _colour(config, i), f"dd-f{i % len(PALETTE)}"
-        if share >= 0.9999:
-            shape = f'<circle cx="{centre}" cy="{centre}" r="{radius}"/>'
-            path = (
+        if share >= 0.9999:  # one slice: an arc from a point to itself draws nothing
+            parts.append(
                 f'<circle class="{cls}" cx="{centre}" cy="{centre}" r="{radius}" fill="{colour}">'
                 f"<title>{escape(label)}</title></circle>"
             )
-            del shape
-            parts.append(path)
-            angle += 2 * math.pi
             continue
         end = angle + share * 2 * math.pi
         large = 1 if share > 0.5 else 0
@@ -300,11 +296,9 @@ def pie_chart(title: str, data: dict[str, Any], config: dict[str, Any], *, donut
         parts.append(
             f'<text x="{centre}" y="{centre}" text-anchor="middle" fill="currentColor">no data</text>'
         )
-    return _svg(title, "".join(parts), size, size) + _legend_always(slices, config)
-
-
-def _legend_always(slices: Sequence[dict[str, Any]], config: dict[str, Any]) -> str:
-    return _legend([str(s["label"]) for s in slices], config) if len(slices) > 1 else ""
+    return _svg(title, "".join(parts), size, size) + _legend(
+        [str(s["label"]) for s in slices], config
+    )
 
 
 def sparkline(title: str, values: Sequence[float], config: dict[str, Any]) -> str:
