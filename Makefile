@@ -18,7 +18,7 @@ sync: uv
 	@$(UV) sync --frozen --quiet
 
 dev: sync
-	$(UV) run --frozen dyndash dev
+	$(UV) run --frozen dyndash dev --ticker
 
 test: sync
 	$(UV) run --frozen pytest

@@ -64,7 +64,7 @@ class Dev:
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
-    """`dyndash dev` as `make dev` runs it, in a directory of its own."""
+    """`dyndash dev --ticker` as `make dev` runs it, in a directory of its own."""
     _require_chromium()
     home = tmp_path_factory.mktemp("dev")
     site_port, admin_port = free_port(), free_port()
@@ -78,7 +78,11 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     env.pop("REDIS_URL", None)
     log = (home / "dev.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "dyndash.cli", "dev"], cwd=home, env=env, stdout=log, stderr=log
+        [sys.executable, "-m", "dyndash.cli", "dev", "--ticker"],
+        cwd=home,
+        env=env,
+        stdout=log,
+        stderr=log,
     )
     try:
         site = f"http://127.0.0.1:{site_port}"
