@@ -166,7 +166,13 @@ LOADER_JS = """
       var card = document.getElementById("dd-widget-" + change.widget_id);
       if (!card || card.classList.contains("dd-placeholder")) { return; }
       if (change.type === "widget.deleted") { card.remove(); return; }
-      load(card);
+      load(card).then(function () {
+        var stamp = document.querySelector(".dd-updated time");
+        if (!stamp) { return; }
+        var now = new Date().toISOString();
+        stamp.setAttribute("datetime", now.slice(0, 19) + "Z");
+        stamp.textContent = now.slice(0, 16).replace("T", " ") + " UTC";
+      });
     });
   }
   if (document.readyState === "loading") {
