@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from markupsafe import Markup
+from markupsafe import escape as markup_escape
 
 from dyndash_common.widgets.charts import bar_chart, gauge, pie_chart, sparkline, xy_chart
 from dyndash_common.widgets.markdown import markdown_html
@@ -97,7 +98,8 @@ def _body(widget: Mapping[str, Any]) -> str:
     if kind == "text":
         return f'<div class="dd-markdown">{markdown_html(data["markdown"])}</div>'
     dumped = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
-    return f'<pre class="dd-generic">{escape(dumped)}</pre>'
+    # Escaped as Jinja's autoescape does (`&#34;`), as the fragments were before built-in types.
+    return f'<pre class="dd-generic">{markup_escape(dumped)}</pre>'
 
 
 def render_widget(widget: Mapping[str, Any]) -> Markup:
