@@ -8,9 +8,10 @@ and style, and keeps only http(s) and mailto links, so `javascript:` URLs go too
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import nh3
-from markdown_it import MarkdownIt
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 _TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5",
@@ -27,11 +28,18 @@ _ATTRIBUTES = {
 
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
+    # Imported on the first text widget, not in the render processes' fork server: a larger
+    # fork server slowed the serving process's answers while hostile renders replaced children
+    # (tests/gateway/test_isolation.py).
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
 
 
 def markdown_html(source: str) -> str:
     """Safe HTML for `source`."""
+    import nh3
+
     return nh3.clean(
         _parser().render(source),
         tags=_TAGS,
