@@ -48,13 +48,29 @@ def widget_size(widget: Mapping[str, Any]) -> tuple[int, int]:
     return (w, h) if valid else default
 
 
+def _id(widget: Mapping[str, Any]) -> int:
+    # A template may pass a widget of its own making (a preview, a mock-up): no id is 0.
+    value = widget.get("id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _config(widget: Mapping[str, Any]) -> dict[str, Any]:
+    config = widget.get("config")
+    return dict(config) if isinstance(config, Mapping) else {}
+
+
+def _version(widget: Mapping[str, Any]) -> int:
+    value = widget.get("data_version")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _open(widget: Mapping[str, Any], extra_class: str = "", extra: str = "") -> str:
     w, h = widget_size(widget)
-    wid = int(widget["id"])
+    wid = _id(widget)
     kind = escape(str(widget.get("type", "generic")))
     return (
         f'<section class="dd-card dd-w{w} dd-h{h} dd-t-{kind}{extra_class}" id="dd-widget-{wid}" '
-        f'data-widget-id="{wid}" data-data-version="{int(widget.get("data_version") or 0)}" '
+        f'data-widget-id="{wid}" data-data-version="{_version(widget)}" '
         f'aria-labelledby="dd-title-{wid}"{extra}><h2 class="dd-card-title" id="dd-title-{wid}">'
         f"{escape(str(widget.get('title') or widget.get('key') or ''))}</h2>"
     )
@@ -82,7 +98,7 @@ def _body(widget: Mapping[str, Any]) -> str:
     kind = str(widget.get("type", "generic"))
     title = str(widget.get("title") or widget.get("key") or "widget")
     data: Any = widget.get("data")
-    config = dict(widget.get("config") or {})
+    config = _config(widget)
     if kind == "stat":
         return _stat(title, data, config)
     if kind in ("line", "area"):
@@ -104,8 +120,10 @@ def _body(widget: Mapping[str, Any]) -> str:
 
 def render_widget(widget: Mapping[str, Any]) -> Markup:
     """The widget's card: its title and its type's rendering of its data."""
+    if not isinstance(widget, Mapping):
+        raise TypeError("render_widget takes a widget (an item of `widgets`, or `widget`)")
     try:
-        check_config(widget.get("config") or {})
+        check_config(_config(widget))
         check_data(str(widget.get("type", "generic")), widget.get("data"))
         body = _body(widget)
     except WidgetDataError as error:
@@ -119,7 +137,7 @@ def render_widget(widget: Mapping[str, Any]) -> Markup:
 def widget_placeholder(widget: Mapping[str, Any]) -> Markup:
     """A card of the widget's size, filled later from its fragment (README, "Priority
     loading"): the space is reserved, so nothing moves when it arrives."""
-    wid = int(widget["id"])
+    wid = _id(widget)
     extra = f' data-fragment="/fragments/widgets/{wid}" aria-busy="true"'
     return Markup(  # noqa: S704 (escaped in _open)
         f'{_open(widget, " dd-placeholder", extra)}<div class="dd-body dd-skeleton">'
