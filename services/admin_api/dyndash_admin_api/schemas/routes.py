@@ -76,7 +76,9 @@ RouteMethod = Annotated[
 QueryParamName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 
 
-CspOrigin = Annotated[str, Field(max_length=300, pattern=ORIGIN_PATTERN)]
+# The pattern is for the document; check_csp enforces it with a message saying what an origin
+# may be (pydantic's would print the regular expression).
+CspOrigin = Annotated[str, Field(max_length=300, json_schema_extra={"pattern": ORIGIN_PATTERN})]
 CspDirective = Literal[EXTENDABLE]  # type: ignore[valid-type]
 # Directive → origins the page's Content-Security-Policy adds (README, "CSP and embedding").
 CspAdditions = Annotated[
