@@ -36,7 +36,7 @@ ui/dist/index.html: ui/node_modules/.package-lock.json $(UI_SOURCES)
 	cd ui && npm run --silent build
 
 dev: sync
-	$(UV) run --frozen dyndash dev
+	$(UV) run --frozen dyndash dev --ticker
 
 test: sync
 	$(UV) run --frozen pytest

@@ -63,7 +63,7 @@ from tests.utils.backends import (
 # The demo's own page is about 0.5 KB: the throughput arms serve a dashboard of the size of
 # the reference page (11.3 KB) in the demo's layout; invalidation is timed on the demo page.
 PAGE = "/dashboard"
-DEMO_PAGE = "/"
+DEMO_PAGE = "/classic"
 DASHBOARD = """{% extends "demo-layout" %}
 {% block title %}Sales by region{% endblock %}
 {% block content %}

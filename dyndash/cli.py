@@ -106,8 +106,11 @@ def _metrics_url(settings: Settings) -> str:
     return f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
 
 
-async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> None:
+async def _dev(
+    settings: Settings, host: str, port: int, gateway_port: int, *, ticker: bool = False
+) -> None:
     from dyndash.demo import seed_demo
+    from dyndash.ticker import tick
     from dyndash_admin_api.app import create_app as create_admin_app
     from dyndash_common.events import InProcessBus
     from dyndash_gateway.app import create_app as create_gateway_app
@@ -144,7 +147,7 @@ async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> N
                 "dyndash dev — everything in one process (in-process bus and cache)",
                 f"  database     {settings.database_url}",
                 f"  demo         {'seeded' if seeded else 'already present'}",
-                f"  demo page    {site}/   and   {site}/sales/emea",
+                f"  demo page    {site}/   (and the hand-written one: {site}/classic)",
                 f"  data API     {site}/api/v1/data/dashboard/1",
                 f"  admin API    {base}/api/v1/templates",
                 f"  API docs     {base}/docs",
@@ -169,9 +172,17 @@ async def _dev(settings: Settings, host: str, port: int, gateway_port: int) -> N
     serving = asyncio.create_task(admin.serve())
     serving.add_done_callback(lambda _: stop.set())
     gateway = create_gateway_app(settings, bus=bus)
-    await asyncio.gather(
-        serving, serve_gateway(gateway, settings, host=host, port=gateway_port, stop=stop)
-    )
+    # `make dev`: the demo's data moves every few seconds, through the admin API.
+    ticking = asyncio.create_task(tick(base, secret)) if ticker else None
+    try:
+        await asyncio.gather(
+            serving, serve_gateway(gateway, settings, host=host, port=gateway_port, stop=stop)
+        )
+    finally:
+        if ticking is not None:
+            ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticking
 
 
 def _admin_ui_line(settings: Settings, base: str) -> str:
@@ -194,6 +205,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             args.host or settings.admin_host,
             args.port or settings.admin_port,
             args.gateway_port or settings.gateway_port,
+            ticker=args.ticker,
         )
     )
     return 0
@@ -251,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--host")
         command.add_argument("--port", type=int)
     dev.add_argument("--gateway-port", type=int)
+    dev.add_argument(
+        "--ticker",
+        action="store_true",
+        help="change the demo's data every few seconds through the admin API (make dev)",
+    )
     dev.set_defaults(handler=cmd_dev)
     admin.set_defaults(handler=cmd_admin)
     gateway.set_defaults(handler=cmd_gateway)

@@ -1,13 +1,16 @@
-"""The demo `dyndash dev` seeds: a layout, a page extending it, a dashboard with widgets."""
+"""The demo `dyndash dev` seeds: at `/` a sales and operations dashboard in the built-in layout
+(`dyndash.showcase`); at `/classic` and `/sales/{region}` a hand-written layout, a page
+extending it and a dashboard with widgets of a custom type."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
+from dyndash import showcase
 from dyndash_admin_api.operations.dashboards import create_dashboard, create_widget
 from dyndash_admin_api.operations.routes import create_route
 from dyndash_admin_api.operations.templates import create_template
-from dyndash_common.changes import change
+from dyndash_common.changes import ChangeSet, change
 from dyndash_common.db import Dashboard
 from dyndash_common.runtime import Runtime
 from dyndash_common.templating import LocalCompiler
@@ -117,7 +120,8 @@ async def seed_demo(runtime: Runtime) -> bool:
                 "data": {"open": 7},
             },
         )
-        for path in ("/", "/sales/{region}"):
+        await _seed_showcase(changes)
+        for path in ("/classic", "/sales/{region}"):
             await create_route(
                 changes,
                 {
@@ -135,3 +139,36 @@ async def seed_demo(runtime: Runtime) -> bool:
                 },
             )
     return True
+
+
+async def _seed_showcase(changes: ChangeSet) -> None:
+    dashboard = await create_dashboard(
+        changes,
+        {
+            "name": showcase.NAME,
+            "title": "Sales & operations",
+            "description": "Revenue, orders and the health of the platform, live.",
+            "is_public": True,
+        },
+    )
+    for widget in showcase.widgets():
+        await create_widget(changes, dashboard.id, widget)
+    await create_route(
+        changes,
+        {
+            "path": "/",
+            "template_id": None,
+            "method": "GET",
+            "is_active": True,
+            "handler_config": {
+                "dashboard_id": dashboard.id,
+                "context": {},
+                "query_params": [],
+                "cache_ttl": 300,
+                "auth": "public",
+                # Priority 0 renders into the page; the rest loads as it scrolls near.
+                "inline_priority": 0,
+                "csp": {},
+            },
+        },
+    )

@@ -30,7 +30,7 @@ _TEXT_FILES = {field: suffix for suffix, field in TEMPLATE_TEXT.items()}
 ROUTES_FILE = "routes.yaml"
 ROUTE_KEYS = frozenset({"path", "template", "dashboard", "method", "handler_config", "is_active"})
 DASHBOARD_KEYS = frozenset({"title", "description", "is_public", "widgets"})
-WIDGET_KEYS = frozenset({"key", "title", "type", "config", "data"})
+WIDGET_KEYS = frozenset({"key", "title", "type", "config", "data", "position", "priority"})
 
 
 class _Loader(yaml.SafeLoader):
@@ -149,8 +149,10 @@ def write_tree(
     routes = []
     for route in sorted(bundle.get("routes", []), key=lambda r: str(r["path"])):
         entry = {k: v for k, v in route.items() if k in ROUTE_KEYS}
-        if entry.get("dashboard") is None:
-            entry.pop("dashboard", None)
+        # Absent, not null: a route with no template renders the built-in dashboard layout.
+        for optional in ("dashboard", "template"):
+            if entry.get(optional) is None:
+                entry.pop(optional, None)
         routes.append(entry)
         tick()
     put(root / ROUTES_FILE, _dump({"routes": routes}))

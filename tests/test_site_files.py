@@ -31,6 +31,8 @@ async def test_round_trip_is_byte_identical(api: Api, tmp_path: Path) -> None:
     site["templates"][1]["html_content"] += "\n\n  trailing  \n"
     site["templates"][0]["js_content"] = "console.log(1)"
     site["dashboards"][0]["widgets"][1]["data"] = {"when": "2024-01-01", "flag": "yes", "n": 1.5}
+    # The built-in layout: a route with a dashboard and no template.
+    site["routes"].append({"path": "/board", "dashboard": "sales"})
     response = await api.client.post("/api/v1/site/apply", json={"bundle": site})
     assert response.status_code == 200, response.text
     first, again = tmp_path / "first", tmp_path / "again"
@@ -50,6 +52,7 @@ async def test_round_trip_is_byte_identical(api: Api, tmp_path: Path) -> None:
     ]
     assert files["templates/home.html"] == site["templates"][1]["html_content"].encode()
     assert b"version" not in files["routes.yaml"]
+    assert b"template: null" not in files["routes.yaml"]
     assert b"id:" not in files["dashboards/sales.yaml"]
     assert b"managed_by" not in b"".join(files.values())
     assert all(files[name].endswith(b"\n") for name in files if name.endswith(".yaml"))

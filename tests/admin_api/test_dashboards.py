@@ -10,7 +10,12 @@ async def test_dashboard_and_widget_lifecycle(api: Api) -> None:
     dashboard = await api.create_dashboard("ops", title="Ops", is_public=True)
     created = await api.client.post(
         f"/api/v1/dashboards/{dashboard['id']}/widgets",
-        json={"key": "cpu", "title": "CPU", "type": "gauge", "data": {"value": 3}},
+        json={
+            "key": "cpu",
+            "title": "CPU",
+            "type": "gauge",
+            "data": {"value": 3, "min": 0, "max": 10},
+        },
     )
     assert created.status_code == 201, created.text
     widget = created.json()["data"]

@@ -118,7 +118,12 @@ async def test_export_is_the_bundle_back(api: Api) -> None:
     assert [t["name"] for t in exported["templates"]] == ["home", "partials/header"]
     assert exported["routes"][1]["dashboard"] == "sales"
     assert "dashboard_id" not in exported["routes"][1]["handler_config"]
-    assert [w["key"] for w in exported["dashboards"][0]["widgets"]] == ["orders", "revenue"]
+    # Widgets come in their dashboard's order: a position left out is the place in the list.
+    widgets = exported["dashboards"][0]["widgets"]
+    assert [(w["key"], w["position"], w["priority"]) for w in widgets] == [
+        ("revenue", 0, 0),
+        ("orders", 1, 0),
+    ]
     again = await _apply(api, exported)
     assert again.json()["data"]["applied"] is False
 
@@ -245,3 +250,40 @@ async def test_apply_needs_the_site_apply_scope(api: Api) -> None:
         APPLY, json={"bundle": small_site()}, headers={"X-API-Key": applier}
     )
     assert response.status_code == 200, response.text
+
+
+async def test_widget_data_is_checked_against_its_type_and_nothing_changes(api: Api) -> None:
+    """The built-in types' schemas hold for a bundle as for a single write (README, "Widgets");
+    non-finite numbers, a bad layout route and a bad CSP origin are refused too."""
+    before = await snapshot(api.backend.settings)
+    bad_stat = small_site()
+    bad_stat["dashboards"][0]["widgets"][0]["data"] = {"value": "many"}
+    response = await _apply(api, bad_stat)
+    assert response.status_code == 422, response.text
+    error = response.json()
+    assert "dashboards/sales.yaml: widget 'revenue'" in error["message"]
+    assert error["data"]["details"]["field"] == "data.value"
+    assert error["data"]["details"]["file"] == "dashboards/sales.yaml"
+
+    no_layout_dashboard = small_site()
+    no_layout_dashboard["routes"].append({"path": "/bare"})
+    assert (await _apply(api, no_layout_dashboard)).status_code == 422
+
+    bad_origin = small_site()
+    bad_origin["routes"][0]["handler_config"]["csp"] = {"img-src": ["https://cdn.example/x"]}
+    assert (await _apply(api, bad_origin)).status_code == 422
+    assert await snapshot(api.backend.settings) == before
+
+
+async def test_a_route_without_a_template_renders_the_layout_and_round_trips(api: Api) -> None:
+    site = small_site()
+    site["routes"].append({"path": "/board", "dashboard": "sales"})
+    site["dashboards"][0]["widgets"][0]["priority"] = 2
+    assert (await _apply(api, site)).status_code == 200
+    exported = (await api.client.get("/api/v1/site/export")).json()["data"]
+    board = next(r for r in exported["routes"] if r["path"] == "/board")
+    assert (board["template"], board["dashboard"]) == (None, "sales")
+    revenue = exported["dashboards"][0]["widgets"][0]
+    assert (revenue["key"], revenue["priority"]) == ("revenue", 2)
+    again = (await _apply(api, exported, dry_run=True)).json()["data"]
+    assert again["summary"].get("create", 0) == again["summary"].get("update", 0) == 0

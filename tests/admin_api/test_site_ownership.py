@@ -98,5 +98,7 @@ async def test_unmanaged_objects_and_data_pushes_need_no_force(api: Api) -> None
     )
     assert response.status_code == 200
     # Widget data is the live feed (scope data:write), not the site's shape.
-    pushed = await api.client.post(f"/api/v1/data/widget/{ids['widget']}", json={"data": {"v": 9}})
+    pushed = await api.client.post(
+        f"/api/v1/data/widget/{ids['widget']}", json={"data": {"value": 9}}
+    )
     assert pushed.status_code == 200, pushed.text

@@ -117,3 +117,22 @@ def test_children_do_not_run_the_serving_processes_main(tmp_path: Path) -> None:
     )
     assert result.stdout.strip() == "ok", result.stderr
     assert not marker.exists()
+
+
+def test_replies_larger_than_the_pipe_buffer_arrive_on_uvloop() -> None:
+    """uvloop leaves a watched pipe non-blocking; a reply over 64 KiB must still be read whole
+    (it once read as the child's death: a built-in dashboard page is about 70 KB)."""
+    import uvloop
+
+    async def renders() -> list[int]:
+        pool = RenderPool(RenderBudget(timeout_seconds=2), size=1)
+        await pool.start()
+        try:
+            big = "{% for i in range(n) %}<p>row {{ i }} of the page</p>{% endfor %}"
+            return [len(await pool.render(job(big, n=n))) for n in (20_000, 40_000, 5, 30_000)]
+        finally:
+            await pool.aclose()
+
+    sizes = uvloop.run(renders())
+    assert sizes[0] > 400_000
+    assert sizes[2] < 200

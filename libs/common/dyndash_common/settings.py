@@ -5,6 +5,7 @@ Every variable is documented in the README's settings table; keep the two in ste
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
@@ -14,6 +15,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from dyndash_common.apikeys import MAX_KEY_LENGTH
+from dyndash_common.csp import check_csp
 
 DEV_KEY_PEPPER = "dyndash-development-pepper-not-for-production"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./dyndash.db"
@@ -110,6 +112,9 @@ class Settings(BaseSettings):
     # host at DYNDASH_GATEWAY_PORT).
     admin_ui_dir: Path | None = None
     admin_ui_gateway_url: str | None = None
+    # Origins every page's Content-Security-Policy adds, as `handler_config.csp` does per
+    # route: a JSON object, directive → origins (README, "CSP and embedding").
+    csp: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -117,6 +122,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("csp", mode="before")
+    @classmethod
+    def _csp_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except ValueError as error:
+                raise ValueError(f"DYNDASH_CSP must be a JSON object: {error}") from None
+        return check_csp(value, "DYNDASH_CSP")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

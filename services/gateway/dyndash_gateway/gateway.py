@@ -121,6 +121,7 @@ class Gateway:
             templates,
             failures=self.state.failures,
             on_budget_failure=self._budget_failed,
+            site_csp=settings.csp,
         )
         self.memory = MemoryCache(settings.gateway_l1_max_bytes)
         self.store = (

@@ -8,11 +8,17 @@ from starlette.responses import Response
 from starlette.types import Send
 
 from dyndash_common.cache import CachedEntry
+from dyndash_common.csp import allows_framing
 from dyndash_common.web import NOSNIFF
 
-SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+# X-Frame-Options cannot list origins: a page whose policy allows framing by some (README,
+# "CSP and embedding") is sent without it, so the two never contradict each other.
+EMBEDDABLE_HEADERS: list[tuple[bytes, bytes]] = [
     NOSNIFF,
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
+]
+SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    *EMBEDDABLE_HEADERS,
     (b"x-frame-options", b"DENY"),
 ]
 VARY = (b"vary", b"Accept-Encoding")
@@ -104,7 +110,7 @@ def entry_response(
         (b"cache-control", cache_control),
         VARY,
         (b"x-cache", cache),
-        *SECURITY_HEADERS,
+        *(EMBEDDABLE_HEADERS if allows_framing(entry.csp) else SECURITY_HEADERS),
     ]
     if entry.csp:
         headers.append((b"content-security-policy", entry.csp.encode()))

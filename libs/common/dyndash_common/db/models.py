@@ -91,7 +91,8 @@ class Route(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path: Mapped[str] = mapped_column(String(200), unique=True)
-    template_id: Mapped[int] = mapped_column(ForeignKey("templates.id", ondelete="RESTRICT"))
+    # None: the built-in dashboard layout (README, "Widgets").
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("templates.id", ondelete="RESTRICT"))
     method: Mapped[str] = mapped_column(String(10), default="GET")
     handler_config: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     # Copied from handler_config.dashboard_id so the database itself refuses a dangling dashboard.
@@ -118,6 +119,10 @@ class Widget(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     data: Mapped[Any] = mapped_column(JSONDocument, nullable=True, default=dict)
     data_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Order in the built-in layout, and what renders into the page (0 first; README,
+    # "Priority loading").
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     version: Mapped[int] = mapped_column(Integer, default=1)
     # "files" when a site apply wrote it (README, "Sites as code"): API writes then need force.
     managed_by: Mapped[str | None] = mapped_column(String(20))

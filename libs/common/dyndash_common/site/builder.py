@@ -6,6 +6,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from dyndash_common import jsondoc
 from dyndash_common.cache.entry import CachedEntry
+from dyndash_common.csp import CspExtras, content_security_policy
 from dyndash_common.db.engine import Database
 from dyndash_common.db.models import Dashboard, Widget
 from dyndash_common.envelope import success
@@ -22,6 +24,7 @@ from dyndash_common.metrics import RENDER_SECONDS, RENDERS
 from dyndash_common.site.failures import RenderFailures
 from dyndash_common.site.state import Catalog, RouteInfo, WidgetInfo
 from dyndash_common.templating.pool import RenderJob, RenderPool, source_key
+from dyndash_common.widgets.layout import LAYOUT_NAME
 
 HTML = "text/html; charset=utf-8"
 # What a build raises when the template is at fault, not the service: a render error, a Jinja2
@@ -37,20 +40,8 @@ TEMPLATE_FAULTS: tuple[type[Exception], ...] = (
 )
 INLINE_NAME = "__inline__"
 JSON = "application/json"
-DEFAULT_FRAGMENT = """<section class="dd-widget" data-widget-id="{{ widget.id }}" \
-data-data-version="{{ widget.data_version }}">
-<h2>{{ widget.title }}</h2>
-<pre>{{ widget.data|tojson(indent=2) }}</pre>
-</section>
-"""
-
-
-def content_security_policy(nonce: str) -> str:
-    return (
-        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
-        f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; connect-src 'self'; "
-        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-    )
+# A widget without a template of its own: its built-in card (README, "Widgets").
+DEFAULT_FRAGMENT = "{{ render_widget(widget) }}\n"
 
 
 def _widget_context(row: Widget) -> dict[str, Any]:
@@ -62,7 +53,14 @@ def _widget_context(row: Widget) -> dict[str, Any]:
         "config": row.config,
         "data": row.data,
         "data_version": row.data_version,
+        "position": row.position,
+        "priority": row.priority,
+        "updated_at": _iso(row.updated_at),
     }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class TemplateRenderer(Protocol):
@@ -155,12 +153,14 @@ class PageBuilder:
         *,
         failures: RenderFailures | None = None,
         on_budget_failure: BudgetFailed | None = None,
+        site_csp: CspExtras | None = None,
     ) -> None:
         self.catalog = catalog
         self.database = database
         self.templates = templates
         self.failures = failures or RenderFailures()
         self.on_budget_failure = on_budget_failure
+        self.site_csp: CspExtras = site_csp or {}
         self.renders = 0
 
     async def _dashboard_context(self, dashboard_id: int | None) -> dict[str, Any]:
@@ -170,7 +170,9 @@ class PageBuilder:
             dashboard = await session.get(Dashboard, dashboard_id)
             rows = (
                 await session.execute(
-                    select(Widget).where(Widget.dashboard_id == dashboard_id).order_by(Widget.id)
+                    select(Widget)
+                    .where(Widget.dashboard_id == dashboard_id)
+                    .order_by(Widget.position, Widget.id)
                 )
             ).scalars()
             widgets = [_widget_context(row) for row in rows]
@@ -183,12 +185,17 @@ class PageBuilder:
                 "title": dashboard.title,
                 "description": dashboard.description,
                 "version": dashboard.version,
+                # The page's "last update": the dashboard's or its newest widget's.
+                "updated_at": max(
+                    [_iso(dashboard.updated_at), *(w["updated_at"] for w in widgets)]
+                ),
             },
             "widgets": widgets,
         }
 
     def asset_urls(self, template: str) -> dict[str, str]:
-        urls = {}
+        # Any template may link the widgets' stylesheet: asset_url('widgets').
+        urls = {"widgets": f"/assets/{self.catalog.bundle(LAYOUT_NAME, 'css')[0]}.css"}
         for kind in ("css", "js"):
             digest, content = self.catalog.bundle(template, kind)
             if content:
@@ -199,7 +206,10 @@ class PageBuilder:
         self, name: str | None, source: str | None, context: dict[str, Any], assets: dict[str, str]
     ) -> str:
         admit = None
-        if name is not None:
+        # The built-in layout is ours, not an admin's: what can put it over budget is a
+        # dashboard's data, which the next write changes, so it is never blocked by version.
+        remembered = name is not None and name != LAYOUT_NAME
+        if name is not None and remembered:
             self._refuse_failed(name)
             # Checked again once a render process is free: a render queued behind the one
             # that failed its budget is refused rather than run.
@@ -214,7 +224,7 @@ class PageBuilder:
             raise
         except BudgetExceeded as error:
             RENDERS.labels(label, "budget").inc()
-            if name is not None and self.on_budget_failure is not None:
+            if name is not None and remembered and self.on_budget_failure is not None:
                 self.on_budget_failure(name, str(error))
             raise
         except Exception:
@@ -247,11 +257,11 @@ class PageBuilder:
             "params": params,
             "query": query,
             "csp_nonce": nonce,
+            "inline_priority": route.inline_priority,
         }
         html = await self._render(template, None, context, self.asset_urls(template))
-        return CachedEntry.build(
-            html.encode(), HTML, route.cache_ttl, csp=content_security_policy(nonce)
-        )
+        policy = content_security_policy(nonce, self.site_csp, dict(route.csp))
+        return CachedEntry.build(html.encode(), HTML, route.cache_ttl, csp=policy)
 
     async def fragment(self, widget: WidgetInfo, ttl: int) -> CachedEntry | None:
         async with self.database.read() as session:
@@ -264,7 +274,8 @@ class PageBuilder:
             html = await self._render(widget.template, None, context, {})
         else:
             html = await self._render(None, DEFAULT_FRAGMENT, context, {})
-        return CachedEntry.build(html.encode(), HTML, ttl, csp=content_security_policy(nonce))
+        policy = content_security_policy(nonce, self.site_csp)
+        return CachedEntry.build(html.encode(), HTML, ttl, csp=policy)
 
     async def dashboard_data(self, dashboard_id: int, ttl: int) -> CachedEntry | None:
         context = await self._dashboard_context(dashboard_id)

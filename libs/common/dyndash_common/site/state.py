@@ -20,6 +20,14 @@ from dyndash_common.db.models import Dashboard, Route, Template, Widget
 from dyndash_common.events.model import ChangeEvent
 from dyndash_common.site.failures import RenderFailures
 from dyndash_common.site.impact import reach
+from dyndash_common.widgets.layout import (
+    LAYOUT_HTML,
+    LAYOUT_ID,
+    LAYOUT_NAME,
+    LAYOUT_VERSION,
+    LOADER_JS,
+    STYLESHEET,
+)
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -36,17 +44,35 @@ class TemplateInfo:
     is_active: bool
 
 
+# In every catalog: the page of a route with a dashboard and no template.
+LAYOUT = TemplateInfo(
+    id=LAYOUT_ID,
+    name=LAYOUT_NAME,
+    version=LAYOUT_VERSION,
+    html=LAYOUT_HTML,
+    css=STYLESHEET,
+    js=LOADER_JS,
+    dependencies=(),
+    is_active=True,
+)
+
+
 @dataclass(frozen=True)
 class RouteInfo:
     id: int
     path: str
     version: int
+    # LAYOUT_ID when the route has no template of its own.
     template_id: int
     dashboard_id: int | None
     context: dict[str, Any]
     query_params: tuple[str, ...]
     cache_ttl: int
     auth: str
+    # Widgets with a priority above this are placeholders filled after load; None: no limit.
+    inline_priority: int | None = None
+    # Origins added to the page's Content-Security-Policy, by directive.
+    csp: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,14 +100,14 @@ class DashboardInfo:
 class Catalog:
     """Templates by name, with the transitive include graph and CSS/JS bundles derived once."""
 
-    by_name: dict[str, TemplateInfo] = field(default_factory=dict)
-    by_id: dict[int, str] = field(default_factory=dict)
+    by_name: dict[str, TemplateInfo] = field(default_factory=lambda: {LAYOUT.name: LAYOUT})
+    by_id: dict[int, str] = field(default_factory=lambda: {LAYOUT.id: LAYOUT.name})
     _signatures: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     _bundles: dict[tuple[str, str], tuple[str, bytes]] = field(default_factory=dict)
     _edges: dict[str, tuple[str, ...]] | None = None
 
     def replace(self, templates: Iterable[TemplateInfo]) -> None:
-        self.by_name = {t.name: t for t in templates}
+        self.by_name = {LAYOUT.name: LAYOUT, **{t.name: t for t in templates}}
         self.by_id = {t.id: t.name for t in self.by_name.values()}
         self._signatures = {}
         self._bundles = {}
@@ -194,12 +220,17 @@ def route_info(row: Route) -> RouteInfo:
         id=row.id,
         path=row.path,
         version=row.version,
-        template_id=row.template_id,
+        template_id=LAYOUT_ID if row.template_id is None else row.template_id,
         dashboard_id=row.dashboard_id,
         context=dict(config.get("context") or {}),
         query_params=tuple(config.get("query_params") or ()),
         cache_ttl=int(config.get("cache_ttl", 300)),
         auth=str(config.get("auth", "public")),
+        inline_priority=config.get("inline_priority"),
+        csp=tuple(
+            (str(directive), tuple(str(origin) for origin in origins))
+            for directive, origins in sorted((config.get("csp") or {}).items())
+        ),
     )
 
 
@@ -262,7 +293,7 @@ class SiteState:
         and no page is built from a mix of its old and new objects."""
         rows = await session.execute(select(Template.id, Template.version))
         current = {template_id: version for template_id, version in rows.all()}  # noqa: C416
-        known = {t.id: t for t in self.catalog.by_name.values()}
+        known = {t.id: t for t in self.catalog.by_name.values() if t.id != LAYOUT_ID}
         stale = [
             tid
             for tid, version in current.items()
@@ -309,7 +340,7 @@ class SiteState:
         session: AsyncSession, only: int | None
     ) -> tuple[dict[int, DashboardInfo], list[WidgetInfo]]:
         dashboard_query = select(Dashboard.id, Dashboard.version, Dashboard.is_public)
-        widget_query = select(Widget).order_by(Widget.id)
+        widget_query = select(Widget).order_by(Widget.position, Widget.id)
         if only is not None:
             dashboard_query = dashboard_query.where(Dashboard.id == only)
             widget_query = widget_query.where(Widget.dashboard_id == only)

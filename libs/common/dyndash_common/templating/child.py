@@ -33,6 +33,7 @@ from jinja2 import BaseLoader, TemplateNotFound, TemplateSyntaxError, meta
 from dyndash_common.errors import BudgetExceeded
 from dyndash_common.templating.meter import metered
 from dyndash_common.templating.sandbox import DashboardSandbox
+from dyndash_common.widgets.render import render_widget, widget_placeholder
 
 CACHED_TEMPLATES = 2000
 # Renders yield the CPU to the serving process: on a busy core a hostile render slows only
@@ -201,6 +202,9 @@ def answer(
         context = dict(message["context"])
         asset_urls: dict[str, str] = message.get("asset_urls") or {}
         context["asset_url"] = lambda kind: asset_urls.get(kind, "")
+        # Built-in widgets render here, under this process's budget (README, "Widgets").
+        context["render_widget"] = render_widget
+        context["widget_placeholder"] = widget_placeholder
         with metered(max_memory_bytes // 4):
             return ["ok", render_capped(environment, message["name"], context, max_output_chars)]
     except BudgetExceeded as error:

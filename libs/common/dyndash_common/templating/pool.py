@@ -336,3 +336,7 @@ async def _readable(connection: Connection, seconds: float) -> None:
         await asyncio.wait_for(ready, seconds)
     finally:
         loop.remove_reader(fd)
+        # uvloop (the gateway's loop on granian) leaves a watched fd non-blocking: the reply's
+        # read would then fail with EAGAIN once a reply outgrows the pipe buffer (64 KiB),
+        # which read as the child's death. The child writes its whole reply at once.
+        os.set_blocking(fd, True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dyndash_admin_api.operations.common import (
@@ -21,6 +21,7 @@ from dyndash_admin_api.operations.common import (
 from dyndash_common.changes import ChangeSet
 from dyndash_common.db import Dashboard, Route, Template, Widget, utcnow
 from dyndash_common.errors import Conflict, ValidationFailed
+from dyndash_common.widgets import WidgetDataError, check_config, check_data
 
 
 async def _dashboard_name_is_free(session: AsyncSession, name: str) -> None:
@@ -144,6 +145,18 @@ async def _check_widget_template(session: AsyncSession, config: dict[str, Any]) 
         )
 
 
+def check_widget(widget_type: str, config: dict[str, Any], data: Any) -> None:
+    """The type's data schema and the shared config options (README, "Widgets")."""
+    try:
+        check_config(config)
+        check_data(widget_type, data)
+    except WidgetDataError as error:
+        raise ValidationFailed(
+            f"{error} (widget type '{widget_type}')",
+            details={"field": error.path, "type": widget_type},
+        ) from None
+
+
 def _widget_payload(row: Widget) -> dict[str, Any]:
     return {"dashboard_id": row.dashboard_id, "key": row.key, "data_version": row.data_version}
 
@@ -157,6 +170,13 @@ async def create_widget(
     check_owner(dashboard, force)
     await _widget_key_is_free(session, dashboard_id, fields["key"])
     await _check_widget_template(session, fields.get("config", {}))
+    check_widget(fields.get("type", "generic"), fields.get("config", {}), fields.get("data", {}))
+    if fields.get("position") is None:
+        # Creation order: after the dashboard's last widget.
+        last = await session.scalar(
+            select(func.max(Widget.position)).where(Widget.dashboard_id == dashboard_id)
+        )
+        fields = {**fields, "position": 0 if last is None else last + 1}
     now = utcnow()
     row = Widget(
         **fields,
@@ -190,6 +210,9 @@ async def update_widget(
         await _widget_key_is_free(changes.session, row.dashboard_id, changed["key"])
     if "config" in changed:
         await _check_widget_template(changes.session, changed["config"])
+    if "type" in changed or "config" in changed:
+        # A new type re-checks the stored data against its schema.
+        check_widget(changed.get("type", row.type), changed.get("config", row.config), row.data)
     save_new_version(row, changed)
     await changes.session.flush()
     await changes.emit(
@@ -220,6 +243,7 @@ async def delete_widget(
 async def push_widget_data(changes: ChangeSet, widget_id: int, data: Any) -> Widget:
     """Store new data under a new data_version; the same data again is not a new version."""
     row = await get_or_404(changes.session, Widget, widget_id, lock=True)
+    check_widget(row.type, row.config, data)
     if same_value(row.data, data):
         return row
     apply_changes(row, {"data": data})

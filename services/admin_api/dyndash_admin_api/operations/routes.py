@@ -20,9 +20,16 @@ from dyndash_common.errors import Conflict, ValidationFailed
 
 
 async def _check_references(
-    session: AsyncSession, template_id: int, handler_config: dict[str, Any]
+    session: AsyncSession, template_id: int | None, handler_config: dict[str, Any]
 ) -> None:
-    if await session.get(Template, template_id) is None:
+    if template_id is None:
+        if handler_config.get("dashboard_id") is None:
+            raise ValidationFailed(
+                "template_id: a route without a template renders the built-in dashboard "
+                "layout, so it needs handler_config.dashboard_id",
+                details={"field": "template_id"},
+            )
+    elif await session.get(Template, template_id) is None:
         raise ValidationFailed(
             f"template_id: template {template_id} does not exist",
             details={"field": "template_id"},
@@ -61,7 +68,7 @@ def _payload(row: Route) -> dict[str, Any]:
 async def create_route(changes: ChangeSet, fields: dict[str, Any]) -> Route:
     session = changes.session
     dashboard_id = fields["handler_config"].get("dashboard_id")
-    await _check_references(session, fields["template_id"], fields["handler_config"])
+    await _check_references(session, fields.get("template_id"), fields["handler_config"])
     await _path_is_free(session, fields["path"])
     now = utcnow()
     row = Route(**fields, dashboard_id=dashboard_id, version=1, created_at=now, updated_at=now)

@@ -171,7 +171,8 @@ class _Apply:
         """Names to ids: the files name a route's template and dashboard."""
         columns = {k: v for k, v in fields.items() if k not in ("template", "dashboard")}
         if "template" in fields:
-            columns["template_id"] = self.templates[fields["template"]]
+            template = fields["template"]
+            columns["template_id"] = self.templates[template] if template is not None else None
         return columns
 
     def route(self, step: Step) -> None:
@@ -302,8 +303,18 @@ async def export_site(session: AsyncSession) -> dict[str, list[dict[str, Any]]]:
     dashboards = []
     for name, row in sorted(current.dashboards.items()):
         widgets = [
-            {"key": key, "title": w.title, "type": w.type, "config": w.config, "data": w.data}
-            for (dashboard, key), w in sorted(current.widgets.items())
+            {
+                "key": key,
+                "title": w.title,
+                "type": w.type,
+                "config": w.config,
+                "data": w.data,
+                "position": w.position,
+                "priority": w.priority,
+            }
+            for (dashboard, key), w in sorted(
+                current.widgets.items(), key=lambda item: (item[1].position, item[0][1])
+            )
             if dashboard == name
         ]
         dashboards.append(

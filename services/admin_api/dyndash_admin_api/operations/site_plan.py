@@ -20,7 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dyndash_admin_api.operations.common import same_value
-from dyndash_admin_api.schemas.site import Bundle, DashboardSpec, RouteSpec, TemplateSpec
+from dyndash_admin_api.operations.dashboards import check_widget
+from dyndash_admin_api.schemas.site import (
+    Bundle,
+    DashboardSpec,
+    RouteSpec,
+    TemplateSpec,
+    WidgetSpec,
+)
 from dyndash_common.db import Dashboard, Route, Template, Widget
 from dyndash_common.errors import Conflict, TemplateInvalid, ValidationFailed
 from dyndash_common.site import find_cycle
@@ -37,7 +44,7 @@ TEMPLATE_FIELDS = (
 )
 ROUTE_FIELDS = ("template", "dashboard", "method", "handler_config", "is_active")
 DASHBOARD_FIELDS = ("title", "description", "is_public")
-WIDGET_FIELDS = ("title", "type", "config", "data")
+WIDGET_FIELDS = ("title", "type", "config", "data", "position", "priority")
 # Where each field lives in the files, for the diff's labels.
 _TEMPLATE_FILES = {"html_content": ".html", "css_content": ".css", "js_content": ".js"}
 
@@ -175,6 +182,18 @@ def _step(
     return Step(kind, name, "adopt" if row.managed_by != FILES else "unchanged", row)
 
 
+def _check_widget_data(dashboard: str, widget: WidgetSpec) -> None:
+    """The checks of the admin API's widget writes (README, "Widgets"), naming the file."""
+    try:
+        check_widget(widget.type, widget.config, widget.data)
+    except ValidationFailed as error:
+        details = error.details if isinstance(error.details, dict) else {}
+        raise ValidationFailed(
+            f"dashboards/{dashboard}.yaml: widget '{widget.key}': {error.message}",
+            details={**details, "file": f"dashboards/{dashboard}.yaml", "widget": widget.key},
+        ) from None
+
+
 def _no_duplicates(kind: str, names: list[str], where: str) -> None:
     seen: set[str] = set()
     for name in names:
@@ -188,7 +207,7 @@ def _no_duplicates(kind: str, names: list[str], where: str) -> None:
 def route_fields(row: Route, current: Current) -> dict[str, Any]:
     config = {k: v for k, v in (row.handler_config or {}).items() if k != "dashboard_id"}
     return {
-        "template": current.template_names.get(row.template_id),
+        "template": current.template_names.get(row.template_id) if row.template_id else None,
         "dashboard": current.dashboard_names.get(row.dashboard_id) if row.dashboard_id else None,
         "method": row.method,
         "handler_config": config,
@@ -318,7 +337,7 @@ def _dashboard_steps(
         now = {k: getattr(row, k) for k in DASHBOARD_FIELDS} if row is not None else {}
         steps.append(_step("dashboard", spec.name, f"dashboards/{spec.name}", row, now, desired))
         keys = set()
-        for widget in spec.widgets:
+        for place, widget in enumerate(spec.widgets):
             keys.add(widget.key)
             name = f"{spec.name}/{widget.key}"
             template = widget.config.get("template")
@@ -330,8 +349,11 @@ def _dashboard_steps(
                     f"{template!r} names no template of the site",
                     details={"file": f"dashboards/{spec.name}.yaml", "widget": widget.key},
                 )
+            _check_widget_data(spec.name, widget)
             existing = current.widgets.get((spec.name, widget.key))
             desired = widget.model_dump(exclude={"key"})
+            if desired["position"] is None:
+                desired["position"] = place
             now = {k: getattr(existing, k) for k in WIDGET_FIELDS} if existing is not None else {}
             steps.append(_step("widget", name, f"dashboards/{spec.name}", existing, now, desired))
         # A dashboard's file holds all its widgets: one missing from it goes.
@@ -361,7 +383,7 @@ def _route_steps(
     shown: dict[str, bool] = {}
     for spec in bundle.routes:
         where = f"routes.yaml: route '{spec.path}'"
-        if spec.template not in templates:
+        if spec.template is not None and spec.template not in templates:
             raise ValidationFailed(
                 f"{where} names template '{spec.template}', which the site does not have",
                 details={"file": "routes.yaml", "path": spec.path, "field": "template"},

@@ -11,6 +11,8 @@ from dyndash_admin_api.schemas.common import DataDocument, Input, JsonObject, Ou
 
 Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
 Title = Annotated[str, Field(max_length=200)]
+Position = Annotated[int, Field(ge=0, le=1_000_000)]
+Priority = Annotated[int, Field(ge=0, le=1000)]
 
 
 class DashboardCreate(Input):
@@ -49,6 +51,10 @@ class WidgetCreate(Input):
     type: Annotated[str, Field(min_length=1, max_length=50)] = "generic"
     config: JsonObject = Field(default_factory=dict)
     data: DataDocument = Field(default_factory=dict)
+    # Order in the built-in layout; default: after the dashboard's last widget.
+    position: Position | None = None
+    # 0 renders first; see handler_config.inline_priority of routes.
+    priority: Priority = 0
 
 
 class WidgetUpdate(Patch):
@@ -56,6 +62,8 @@ class WidgetUpdate(Patch):
     title: Title | None = None
     type: Annotated[str, Field(min_length=1, max_length=50)] | None = None
     config: JsonObject | None = None
+    position: Position | None = None
+    priority: Priority | None = None
 
 
 class WidgetData(Input):
@@ -71,6 +79,8 @@ class WidgetPublic(Output):
     config: dict[str, Any]
     data: Any
     data_version: int
+    position: int
+    priority: int
     managed_by: str | None = Field(
         description='"files" when a site apply wrote it: admin API writes then need ?force=true'
     )

@@ -6,9 +6,10 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from dyndash_admin_api.schemas.common import MAX_ID, Input, JsonObject, Output, Patch
+from dyndash_common.csp import EXTENDABLE, ORIGIN_PATTERN, check_csp
 from dyndash_common.web import RESERVED_SEGMENTS, first_segment
 
 ALLOWED_METHODS = ("GET",)
@@ -75,23 +76,49 @@ RouteMethod = Annotated[
 QueryParamName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 
 
+# The pattern is for the document; check_csp enforces it with a message saying what an origin
+# may be (pydantic's would print the regular expression).
+CspOrigin = Annotated[str, Field(max_length=300, json_schema_extra={"pattern": ORIGIN_PATTERN})]
+CspDirective = Literal[EXTENDABLE]  # type: ignore[valid-type]
+# Directive → origins the page's Content-Security-Policy adds (README, "CSP and embedding").
+CspAdditions = Annotated[
+    dict[CspDirective, Annotated[list[CspOrigin], Field(max_length=20)]],
+    AfterValidator(check_csp),
+]
+
+
 class HandlerConfig(Input):
     dashboard_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     context: JsonObject = Field(default_factory=dict)
     query_params: list[QueryParamName] = Field(default_factory=list, max_length=20)
     cache_ttl: int = Field(default=300, ge=0, le=86_400)
     auth: Literal["public", "api_key"] = "public"
+    # Widgets with priority ≤ this render into the page; the rest load after it. None: all.
+    inline_priority: int | None = Field(default=None, ge=0, le=1000)
+    csp: CspAdditions = Field(default_factory=dict)
 
 
 class RouteCreate(Input):
     path: RoutePath
-    template_id: int = Field(ge=1, le=MAX_ID)
+    # None: the built-in dashboard layout, which needs handler_config.dashboard_id.
+    template_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     method: RouteMethod = "GET"
     handler_config: HandlerConfig = Field(default_factory=HandlerConfig)
     is_active: bool = True
 
+    @model_validator(mode="after")
+    def _layout_needs_dashboard(self) -> RouteCreate:
+        if self.template_id is None and self.handler_config.dashboard_id is None:
+            raise ValueError(
+                "template_id: give a template, or a handler_config.dashboard_id to render "
+                "with the built-in dashboard layout"
+            )
+        return self
+
 
 class RouteUpdate(Patch):
+    NULLABLE = frozenset({"template_id"})
+
     path: RoutePath | None = None
     template_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     method: RouteMethod | None = None
@@ -102,7 +129,7 @@ class RouteUpdate(Patch):
 class RoutePublic(Output):
     id: int
     path: str
-    template_id: int
+    template_id: int | None
     method: str
     handler_config: dict[str, Any]
     is_active: bool

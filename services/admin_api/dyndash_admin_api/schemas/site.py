@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from dyndash_admin_api.schemas.common import DataDocument, Input, JsonObject, Output
-from dyndash_admin_api.schemas.dashboards import Slug, Title
+from dyndash_admin_api.schemas.dashboards import Position, Priority, Slug, Title
 from dyndash_admin_api.schemas.routes import HandlerConfig, RouteMethod, RoutePath
 from dyndash_admin_api.schemas.templates import Content, Description, TemplateName
 
@@ -33,7 +33,8 @@ class TemplateSpec(Input):
 
 class RouteSpec(Input):
     path: RoutePath
-    template: TemplateName
+    # None: the built-in dashboard layout, which needs `dashboard`.
+    template: TemplateName | None = None
     dashboard: Slug | None = None
     method: RouteMethod = "GET"
     handler_config: HandlerConfig = Field(default_factory=HandlerConfig)
@@ -48,6 +49,15 @@ class RouteSpec(Input):
             )
         return value
 
+    @model_validator(mode="after")
+    def _layout_needs_dashboard(self) -> RouteSpec:
+        if self.template is None and self.dashboard is None:
+            raise ValueError(
+                "template: name a template, or a `dashboard` to render with the built-in "
+                "dashboard layout"
+            )
+        return self
+
 
 class WidgetSpec(Input):
     key: Slug
@@ -55,6 +65,9 @@ class WidgetSpec(Input):
     type: Annotated[str, Field(min_length=1, max_length=50)] = "generic"
     config: JsonObject = Field(default_factory=dict)
     data: DataDocument = Field(default_factory=dict)
+    # None: the widget's place in its dashboard's list (README, "Widgets").
+    position: Position | None = None
+    priority: Priority = 0
 
 
 class DashboardSpec(Input):
