@@ -8,6 +8,7 @@ from ipaddress import ip_network
 
 import brotli
 import httpx
+import orjson
 import pytest
 
 from tests.gateway.conftest import Site, start_site
@@ -308,3 +309,21 @@ async def test_numbers_past_64_bits_survive_the_database(site: Site) -> None:
         f"/api/v1/templates/{template['id']}", json={"config": {"limit": 1e119}}
     )
     assert again.status_code == 200, again.text
+
+
+async def test_rebuilt_dashboard_data_keeps_its_etag(site: Site) -> None:
+    """The data envelope carries the data's last change as its timestamp, not the build's
+    clock: unchanged data rebuilt later (another replica, a warm) is the same representation,
+    so a client's If-None-Match still gets 304."""
+    dashboard = await site.admin.create_dashboard("same", is_public=True)
+    await site.admin.client.post(
+        f"/api/v1/dashboards/{dashboard['id']}/widgets", json={"key": "k", "data": {"a": 1}}
+    )
+    first = await site.gateway.builder.dashboard_data(dashboard["id"], 60)
+    await asyncio.sleep(0.01)
+    again = await site.gateway.builder.dashboard_data(dashboard["id"], 60)
+    assert first is not None
+    assert again is not None
+    assert again.etag == first.etag
+    stamped = orjson.loads(first.body)
+    assert stamped["timestamp"] == stamped["data"]["dashboard"]["updated_at"]
