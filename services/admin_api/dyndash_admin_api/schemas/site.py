@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from dyndash_admin_api.schemas.common import DataDocument, Input, JsonObject, Output
-from dyndash_admin_api.schemas.dashboards import Position, Priority, Slug, Title
+from dyndash_admin_api.schemas.common import Input, JsonObject, Output
+from dyndash_admin_api.schemas.dashboards import Slug, Title, WidgetCreate
 from dyndash_admin_api.schemas.routes import HandlerConfig, RouteMethod, RoutePath
 from dyndash_admin_api.schemas.templates import Content, Description, TemplateName
 
@@ -59,15 +59,9 @@ class RouteSpec(Input):
         return self
 
 
-class WidgetSpec(Input):
-    key: Slug
-    title: Title = ""
-    type: Annotated[str, Field(min_length=1, max_length=50)] = "generic"
-    config: JsonObject = Field(default_factory=dict)
-    data: DataDocument = Field(default_factory=dict)
-    # None: the widget's place in its dashboard's list (README, "Widgets").
-    position: Position | None = None
-    priority: Priority = 0
+class WidgetSpec(WidgetCreate):
+    """A widget as its dashboard's file holds it: a left-out `position` is its place in the
+    file's list, not after the dashboard's last widget."""
 
 
 class DashboardSpec(Input):
