@@ -78,7 +78,14 @@ def main() -> None:
                 expect(
                     page.get_by_role("region", name="Preview").get_by_role("status")
                 ).to_have_text(re.compile("Preview of"))
-                shoot(page, "editor", full_page=True)
+                # The status is set when the preview is asked for; the frame fills a moment later.
+                frame = page.get_by_role("region", name="Preview").frame_locator("iframe")
+                expect(frame.locator("h1").first).to_be_visible()
+                # A tall viewport rather than full_page: Chromium's full-page capture leaves the
+                # preview's frame unpainted.
+                page.set_viewport_size({"width": 1400, "height": 1050})
+                shoot(page, "editor")
+                page.set_viewport_size({"width": 1400, "height": 900})
 
                 httpx.put(
                     f"{base}/api/v1/templates/{template_id}",
