@@ -7,7 +7,7 @@ Only objects whose content changed get a new version; every change is listed in 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,9 @@ from dyndash_common.changes import ChangeSet
 from dyndash_common.db import ApiKey, Dashboard, Route, Template, Widget, utcnow
 
 APPLY_MESSAGE = "site apply"
+
+# The site objects a bundle creates.
+SiteRow = TypeVar("SiteRow", Dashboard, Route, Template, Widget)
 
 
 def _part(type: str, kind: str, entity_id: int, version: int, payload: dict[str, Any]) -> Any:
@@ -98,18 +101,16 @@ class _Apply:
         await self.prune()
         await self.session.flush()
 
+    def _created(self, model: type[SiteRow], **columns: Any) -> SiteRow:
+        """A new row at version 1, owned by the files, added to the session."""
+        now = utcnow()
+        row = model(**columns, version=1, managed_by=FILES, created_at=now, updated_at=now)
+        self.session.add(row)
+        return row
+
     async def dashboard(self, step: Step) -> None:
         if step.action == "create":
-            now = utcnow()
-            row = Dashboard(
-                name=step.name,
-                **step.fields,
-                version=1,
-                managed_by=FILES,
-                created_at=now,
-                updated_at=now,
-            )
-            self.session.add(row)
+            row = self._created(Dashboard, name=step.name, **step.fields)
             await self.session.flush()
             step.row = row
             self.dashboards[step.name] = row.id
@@ -133,17 +134,9 @@ class _Apply:
     def template(self, step: Step) -> None:
         references = self.plan.references[step.name]
         if step.action == "create":
-            now = utcnow()
-            step.row = Template(
-                name=step.name,
-                **step.fields,
-                dependencies=references,
-                version=1,
-                managed_by=FILES,
-                created_at=now,
-                updated_at=now,
+            step.row = self._created(
+                Template, name=step.name, **step.fields, dependencies=references
             )
-            self.session.add(step.row)
             step.new_version = 1
             return
         row = step.row
@@ -179,19 +172,9 @@ class _Apply:
         desired = step.fields
         if step.action == "create":
             dashboard_id = self.dashboards[desired["dashboard"]] if desired["dashboard"] else None
-            now = utcnow()
             columns = self._route_columns(desired)
             columns["handler_config"] = {**columns["handler_config"], "dashboard_id": dashboard_id}
-            step.row = Route(
-                path=step.name,
-                **columns,
-                dashboard_id=dashboard_id,
-                version=1,
-                managed_by=FILES,
-                created_at=now,
-                updated_at=now,
-            )
-            self.session.add(step.row)
+            step.row = self._created(Route, path=step.name, **columns, dashboard_id=dashboard_id)
             step.new_version = 1
             return
         row = step.row
@@ -221,18 +204,9 @@ class _Apply:
         dashboard, key = step.name.split("/", 1)
         fields = dict(step.fields)
         if step.action == "create":
-            now = utcnow()
-            step.row = Widget(
-                dashboard_id=self.dashboards[dashboard],
-                key=key,
-                **fields,
-                data_version=1,
-                version=1,
-                managed_by=FILES,
-                created_at=now,
-                updated_at=now,
+            step.row = self._created(
+                Widget, dashboard_id=self.dashboards[dashboard], key=key, **fields, data_version=1
             )
-            self.session.add(step.row)
             step.new_version = 1
             return
         row = step.row
