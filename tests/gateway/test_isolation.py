@@ -246,6 +246,7 @@ async def test_hostile_templates_cannot_hurt_the_serving_processes(servers: Serv
             assert "Traceback" not in answer.text
         latencies.sort()
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        print(f"{kind}: probe p99 {p99:.1f} ms over {len(latencies)} requests")
         assert p99 < PROBE_P99_LIMIT_MS, (kind, p99)
         assert health, kind
         assert set(health) == {200}, (kind, health)
@@ -264,6 +265,7 @@ async def test_hostile_templates_cannot_hurt_the_serving_processes(servers: Serv
         samples += lag_after[0] - lag_before[0]
         late_by_kind[kind] = (lag_after[0] - lag_before[0]) - (lag_after[1] - lag_before[1])
 
+    print(f"loop-lag samples over {LOOP_LAG_LIMIT} s, of {samples:g}: {late_by_kind}")
     assert samples > 0
     assert sum(late_by_kind.values()) == 0, (
         f"loop-lag samples over {LOOP_LAG_LIMIT} s, of {samples:g}: {late_by_kind}"
