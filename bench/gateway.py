@@ -14,7 +14,10 @@ Arms (one server process each, one worker, the same wrk settings):
 Then: invalidation seen by 3 gateways after the admin API's 200; 200 concurrent requests on a
 cold page; gateway RSS under a load of distinct pages with a 64 MiB L1.
 
-    uv run python -m bench.gateway [--seconds 10] [--soak-seconds 60]
+    uv run python -m bench.gateway [--seconds 10] [--rounds 3] [--soak-seconds 60]
+
+A, G, C and C-br, which the targets compare, run in interleaved rounds (A G C C-br, A G C
+C-br, ...), and each reports the median of its rounds; the other arms run once.
 
 Needs PostgreSQL and Redis on 127.0.0.1 and `wrk` on PATH.
 """
@@ -81,6 +84,8 @@ DASHBOARD = """{% extends "demo-layout" %}
 """
 BIG_PAGE = "{% for i in range(400) %}<p>row {{ i }} of {{ params.n }}</p>{% endfor %}"
 BROTLI = "Accept-Encoding: br"
+# The arms the targets compare (C against A and G, and C-br's body).
+TARGET_ARMS = ("A", "G", "C", "C-br")
 
 
 async def seed(database_url: str) -> None:
@@ -155,7 +160,7 @@ def measure_arm(
 
 
 def throughput(
-    env: dict[str, str], body_file: Path, seconds: int
+    env: dict[str, str], body_file: Path, seconds: int, rounds_wanted: int
 ) -> tuple[dict[str, Load], dict[str, int]]:
     """Each arm's load, and the page's size in each encoding."""
     arms: dict[str, Load] = {}
@@ -203,7 +208,13 @@ def throughput(
             (),
         ),
     ]
-    for key, label, extra, request_headers in plan:
+    # The arms the targets compare run in interleaved rounds, and each reports its median
+    # round: on a shared machine the load of other work drifts over a run, and an arm measured
+    # once, minutes after the arm it is compared with, carries that drift into the ratio.
+    rounds: dict[str, list[Load]] = {}
+    order = [arm for arm in plan if arm[0] in TARGET_ARMS] * max(1, rounds_wanted)
+    order += [arm for arm in plan if arm[0] not in TARGET_ARMS]
+    for key, label, extra, request_headers in order:
         port = free_port()
         command: list[str] | None
         if key in ("A", "A2"):
@@ -219,10 +230,27 @@ def throughput(
             command = uvicorn("bench.baselines.naive_seed:app", port)
         else:
             command = dyndash("gateway", port)
-        arms[key] = measure_arm(
-            label, command, {**env, **extra}, port, seconds, headers=request_headers
+        rounds.setdefault(key, []).append(
+            measure_arm(label, command, {**env, **extra}, port, seconds, headers=request_headers)
         )
+    for key, loads in rounds.items():
+        arms[key] = median_load(loads)
+        if len(loads) > 1:
+            print(
+                f"  {key:<4} median of {len(loads)} rounds: "
+                f"{arms[key].requests_per_second:.0f} req/s, p99 {arms[key].p99_ms:.2f} ms"
+            )
     return arms, sizes
+
+
+def median_load(loads: list[Load]) -> Load:
+    """Each figure's median over the rounds (errors summed)."""
+    return Load(
+        requests_per_second=statistics.median(load.requests_per_second for load in loads),
+        p50_ms=statistics.median(load.p50_ms for load in loads),
+        p99_ms=statistics.median(load.p99_ms for load in loads),
+        errors=sum(load.errors for load in loads),
+    )
 
 
 async def invalidation(env: dict[str, str], trials: int) -> list[float]:
@@ -376,7 +404,9 @@ def main(arguments: argparse.Namespace) -> None:
     env = service_env(url, prefix)
     try:
         with tempfile.TemporaryDirectory() as directory:
-            arms, sizes = throughput(env, Path(directory) / "page.html", arguments.seconds)
+            arms, sizes = throughput(
+                env, Path(directory) / "page.html", arguments.seconds, arguments.rounds
+            )
         lags = asyncio.run(invalidation(env, arguments.trials))
         cold = asyncio.run(cold_page(env))
         rss = soak(env, arguments.soak_seconds)
@@ -389,6 +419,9 @@ def main(arguments: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds of the arms the targets compare"
+    )
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--soak-seconds", type=int, default=60)
     main(parser.parse_args())
