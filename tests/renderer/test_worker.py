@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import orjson
 import pytest
@@ -252,7 +253,7 @@ async def _connections_open_after_closing_with_a_cancelled_task(backend: Backend
     strict=False,
 )
 async def test_a_job_killed_mid_render_completes_on_another_worker(
-    real_servers: Backend, plain_site: Site
+    real_servers: Backend, plain_site: Site, tmp_path: Path
 ) -> None:
     settings, site = real_servers.settings, plain_site
     env = {
@@ -264,7 +265,7 @@ async def test_a_job_killed_mid_render_completes_on_another_worker(
         # The killed job is retried once arq's in-progress marker expires: job timeout + 10 s.
         "DYNDASH_RENDERER_JOB_TIMEOUT_SECONDS": "10",
         "DYNDASH_RENDER_TIMEOUT_SECONDS": "9",
-        "DYNDASH_LOG_LEVEL": "WARNING",
+        "DYNDASH_LOG_LEVEL": "INFO",
         "DYNDASH_RENDERER_METRICS_PORT": "0",
     }
     command = [sys.executable, "-m", "dyndash.cli", "renderer"]
@@ -274,7 +275,9 @@ async def test_a_job_killed_mid_render_completes_on_another_worker(
         f"arq:in-progress:{settings.redis_prefix}:warm:template.updated:{template['id']}:2"
     )
     redis = Redis.from_url(REDIS_URL)
-    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first_log = tmp_path / "first-worker.log"
+    with first_log.open("wb") as output:
+        first = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
         await asyncio.sleep(2.0)  # started and idle
         await site.admin.client.put(
@@ -282,7 +285,15 @@ async def test_a_job_killed_mid_render_completes_on_another_worker(
         )
         # The worker picks the job up once it has started (render processes, site state):
         # give a slow machine room, the assertion is the same.
-        await until(lambda: redis.exists(in_progress), seconds=30)
+        try:
+            await until(lambda: redis.exists(in_progress), seconds=30)
+        except AssertionError:
+            # Why the worker never took the job: its exit code, its log, and arq's keys.
+            arq_keys = sorted(key.decode() for key in await redis.keys("arq:*"))
+            raise AssertionError(
+                f"the first worker never took {in_progress}; exit code {first.poll()}; "
+                f"arq keys {arq_keys}; log:\n{first_log.read_text(errors='replace')[-6000:]}"
+            ) from None
         await asyncio.sleep(0.3)
         assert not await _render_status_is(site, template["id"], "ok")
         first.send_signal(signal.SIGKILL)
