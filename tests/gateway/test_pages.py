@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 from ipaddress import ip_network
+from typing import Any
 
 import brotli
 import httpx
@@ -259,6 +260,36 @@ async def test_embedded_gateway_prerenders_after_a_change(site: Site) -> None:
     first = await site.page("/warm")
     assert first.text == "<p>two</p>"
     assert first.headers["x-cache"] == "HIT-L1"
+
+
+async def test_embedded_warming_records_whether_a_version_renders(site: Site) -> None:
+    """Without Redis there is no renderer service to record render status: the embedded
+    warming does, so the admin API (and its UI) does not call a served page "not rendered"."""
+    if site.admin.backend.name != "sqlite":
+        pytest.skip("with Redis the renderer service records it (tests/renderer)")
+    template = await site.publish_page("/status", "<p>{{ params.n }}</p>", name="status")
+
+    async def status_of(version: int) -> dict[str, Any]:
+        for _ in range(500):
+            data: dict[str, Any] = (
+                await site.admin.client.get(f"/api/v1/templates/{template['id']}")
+            ).json()["data"]
+            if data["version"] == version and data["render_status"] not in (None, "pending"):
+                return data
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"version {version} of the template was never marked: {data}")
+
+    await site.admin.client.put(
+        f"/api/v1/templates/{template['id']}", json={"html_content": "<p>two</p>"}
+    )
+    assert (await status_of(2))["render_status"] == "ok"
+    await site.admin.client.put(
+        f"/api/v1/templates/{template['id']}",
+        json={"html_content": "<p>{{ 1 // params.zero }}</p>"},
+    )
+    failed = await status_of(3)
+    assert failed["render_status"] == "failed"
+    assert "/status" in failed["render_error"]
 
 
 @pytest.mark.parametrize("trusted", [False, True])

@@ -30,6 +30,7 @@ from dyndash_common.site import (
     Variants,
     graph_digest,
     record_render_status,
+    record_warm_report,
     targets_for,
     warm,
 )
@@ -183,7 +184,10 @@ class Gateway:
             event = await queue.get()
             try:
                 targets = await targets_for(self.state, event, None, ttl)
-                await warm(targets, self.builder, sink)
+                report = await warm(targets, self.builder, sink)
+                # Standing in for the renderer service, this process records what it rendered,
+                # so the admin API (and its UI) can say whether a version renders.
+                await record_warm_report(self.runtime, self.state, report)
             except Exception as error:
                 log.warning("warm_failed", extra={"details": {"error": repr(error)}})
 

@@ -39,9 +39,7 @@ from dyndash_common.site import (
     StateFollower,
     Target,
     Variants,
-    WarmReport,
-    graph_digest,
-    record_render_status,
+    record_warm_report,
     targets_for,
     warm,
 )
@@ -223,7 +221,7 @@ async def _warm(
         report = await warm(
             targets, ctx["builder"], ctx["sink"], concurrency=settings.renderer_processes
         )
-        await _record_statuses(runtime, state, report)
+        await record_warm_report(runtime, state, report)
         await runtime.bus.publish(
             ChangeEvent(
                 id=0,
@@ -259,25 +257,6 @@ async def _split_off_routes(
             event, start, route_ids[start : start + ROUTES_PER_PART]
         )
     return [t for t in targets if t.route_id is None]
-
-
-async def _record_statuses(runtime: Runtime, state: SiteState, report: WarmReport) -> None:
-    """Mark each template this job rendered, at the version it rendered: `failed` with the
-    first error, else `ok`. Templates nothing was rendered with keep their status."""
-    outcomes: dict[str, str | None] = {}
-    over_budget: set[str] = set()
-    for template in report.rendered:
-        outcomes.setdefault(template, None)
-    for failure in report.failures:
-        if failure.template and outcomes.get(failure.template) is None:
-            outcomes[failure.template] = f"{failure.target}: {failure.error}"
-        if failure.template and failure.over_budget:
-            over_budget.add(failure.template)
-    for name, error in outcomes.items():
-        info = state.catalog.by_name.get(name)
-        if info is not None:
-            graph = graph_digest(state.catalog.signature(name)) if name in over_budget else None
-            await record_render_status(runtime, name, info.version, error, budget_graph=graph)
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:

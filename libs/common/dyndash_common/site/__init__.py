@@ -19,7 +19,7 @@ from dyndash_common.site.keys import (
     page_key,
     page_signature,
 )
-from dyndash_common.site.render_status import record_render_status
+from dyndash_common.site.render_status import record_render_status, record_warm_report
 from dyndash_common.site.state import Catalog, RouteInfo, RouteTable, SiteState, TemplateInfo
 from dyndash_common.site.warming import (
     MemorySink,
@@ -58,6 +58,7 @@ __all__ = [
     "page_signature",
     "reach",
     "record_render_status",
+    "record_warm_report",
     "reversed_edges",
     "targets_for",
     "warm",

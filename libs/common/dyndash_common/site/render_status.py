@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select
 
 from dyndash_common.changes import change
 from dyndash_common.db.models import Template
 from dyndash_common.runtime import Runtime
+from dyndash_common.site.failures import graph_digest
+
+if TYPE_CHECKING:
+    from dyndash_common.site.state import SiteState
+    from dyndash_common.site.warming import WarmReport
 
 MAX_ERROR_CHARS = 2000
 
@@ -54,3 +61,22 @@ async def record_render_status(
                 row.version,
                 {"name": row.name, "error": error, "budget_graph": budget_graph},
             )
+
+
+async def record_warm_report(runtime: Runtime, state: SiteState, report: WarmReport) -> None:
+    """Mark each template a warm run rendered, at the version it rendered: `failed` with the
+    first error, else `ok`. Templates nothing was rendered with keep their status."""
+    outcomes: dict[str, str | None] = {}
+    over_budget: set[str] = set()
+    for template in report.rendered:
+        outcomes.setdefault(template, None)
+    for failure in report.failures:
+        if failure.template and outcomes.get(failure.template) is None:
+            outcomes[failure.template] = f"{failure.target}: {failure.error}"
+        if failure.template and failure.over_budget:
+            over_budget.add(failure.template)
+    for name, error in outcomes.items():
+        info = state.catalog.by_name.get(name)
+        if info is not None:
+            graph = graph_digest(state.catalog.signature(name)) if name in over_budget else None
+            await record_render_status(runtime, name, info.version, error, budget_graph=graph)
