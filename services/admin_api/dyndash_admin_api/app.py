@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +17,7 @@ from dyndash_common.events import EventBus, run_sweeper
 from dyndash_common.loop_lag import sample_loop_lag, settle_heap
 from dyndash_common.runtime import build_runtime
 from dyndash_common.settings import Settings, get_settings
+from dyndash_common.tasks import cancel_and_wait
 from dyndash_common.templating import RenderBudget, RenderPool
 from dyndash_common.web import (
     DRAINING_STATE_KEY,
@@ -71,10 +71,7 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
                 # Request state: the server protocol sets `draining` when a shutdown begins.
                 yield {DRAINING_STATE_KEY: asyncio.Event()}
         finally:
-            for task in (sweeper, lag):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait((sweeper, lag))
             await pool.aclose()
             await runtime.close()
 

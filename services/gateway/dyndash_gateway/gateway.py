@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
@@ -34,9 +33,10 @@ from dyndash_common.site import (
     targets_for,
     warm,
 )
+from dyndash_common.tasks import cancel_and_wait
 from dyndash_common.templating import RenderBudget, RenderPool
 from dyndash_gateway.live import LiveHub
-from dyndash_gateway.service import CachedResponses, cancel_and_wait
+from dyndash_gateway.service import CachedResponses
 
 log = logging.getLogger("dyndash.gateway")
 
@@ -253,20 +253,16 @@ class Gateway:
         try:
             await asyncio.gather(*followers)
         finally:
-            for task in followers:
-                task.cancel()
+            await cancel_and_wait(followers)
 
     async def ready(self) -> None:
         """Wait until the first load is done (for tests and `dyndash dev`)."""
         await self._loaded.wait()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            # A task that ended with an error (a follower's Redis timeout) must not stop the
-            # rest of the shutdown, or the runtime's connections stay open.
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # A task that ended with an error (a follower's Redis timeout) must not stop the rest
+        # of the shutdown, or the runtime's connections stay open: its error is dropped.
+        await cancel_and_wait(self._tasks)
         # Variant records and stale refreshes in flight end before their connections close:
         # left running, they outlived the runtime and leaked Redis connections.
         await cancel_and_wait(self._background)

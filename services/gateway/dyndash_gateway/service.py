@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from dyndash_common.cache import CachedEntry, MemoryCache, RedisStore
 from dyndash_common.errors import BudgetExceeded, Unservable
 from dyndash_common.site import TEMPLATE_FAULTS, keys
+from dyndash_common.tasks import cancel_and_wait
 from dyndash_gateway.metrics import CACHE_RESULTS
 
 log = logging.getLogger("dyndash.gateway")
@@ -194,9 +195,3 @@ class CachedResponses:
         finally:
             if locked and self.store is not None:
                 await self.store.release_render_lock(shared_key)
-
-
-async def cancel_and_wait(tasks: set[asyncio.Task[None]]) -> None:
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)

@@ -8,7 +8,6 @@ backoff; a template that fails or overruns its budget is recorded, never retried
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import socket
@@ -43,6 +42,7 @@ from dyndash_common.site import (
     targets_for,
     warm,
 )
+from dyndash_common.tasks import cancel_and_wait
 from dyndash_common.templating import RenderBudget, RenderPool
 from dyndash_renderer.metrics import (
     RENDER_JOB_SECONDS,
@@ -157,15 +157,8 @@ async def _report_queue_depth(runtime: Runtime, settings: Settings, instance: st
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    for task in ctx.get("following", []):
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-    for name in ("queue_reporter", "loop_lag"):
-        if name in ctx:
-            ctx[name].cancel()
-            with contextlib.suppress(BaseException):
-                await ctx[name]
+    await cancel_and_wait(ctx.get("following", []))
+    await cancel_and_wait(ctx[name] for name in ("queue_reporter", "loop_lag") if name in ctx)
     if "metrics_server" in ctx:
         server = ctx["metrics_server"]
         # shutdown() waits for the serving thread's poll: off the event loop.

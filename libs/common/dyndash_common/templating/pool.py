@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from dyndash_common.errors import BudgetExceeded, RenderError, TemplateInvalid
+from dyndash_common.tasks import cancel_and_wait
 from dyndash_common.templating.child import serve
 from dyndash_common.templating.validation import references_from_reply
 
@@ -307,9 +308,7 @@ class RenderPool:
 
     async def aclose(self) -> None:
         self._closed = True
-        for task in list(self._replacing):
-            task.cancel()
-        await asyncio.gather(*self._replacing, return_exceptions=True)
+        await cancel_and_wait(list(self._replacing))
         self.close()
 
     def close(self) -> None:

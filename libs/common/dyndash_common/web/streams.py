@@ -9,13 +9,14 @@ shutting down; otherwise an open browser tab would hold the shutdown until its d
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import orjson
 from starlette.requests import Request
+
+from dyndash_common.tasks import cancel_and_wait
 
 RECHECK_SECONDS = 2.0
 KEEPALIVE_SECONDS = 15.0
@@ -81,9 +82,6 @@ async def guarded(
                 yield b": keepalive\n\n"
                 last_write = loop.time()
     finally:
-        for task in (next_frame, closed):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await task
+        await cancel_and_wait((next_frame, closed))
         await frames.aclose()
         log.info("stream_ended", extra={"details": {"reason": reason}})
