@@ -7,7 +7,7 @@ app behind it. Cached responses are sent from pre-built bytes with no framework 
 from __future__ import annotations
 
 import logging
-from time import perf_counter
+from time import perf_counter, time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -36,7 +36,8 @@ from dyndash_common.web import (
 )
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.metrics import PAGE_REQUESTS, PAGE_SECONDS
-from dyndash_gateway.responses import send_entry, send_page
+from dyndash_gateway.ready import ReadyResponse, ReadyResponses
+from dyndash_gateway.responses import entry_response, send_entry, send_page
 
 MAX_QUERY_VALUE = 200
 log = logging.getLogger("dyndash.gateway")
@@ -82,6 +83,7 @@ class GatewayFront:
         self.framework = framework
         # Set by the framework app's lifespan; read per request.
         self.holder = gateway
+        self.ready = ReadyResponses()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # On the path as sent: `/%64ocs` is a page path (a 404), never the framework's `/docs`.
@@ -202,6 +204,18 @@ class GatewayFront:
         self, gateway: Gateway, scope: Scope, headers: dict[bytes, bytes], send: Send, head: bool
     ) -> None:
         state = gateway.state
+        generation = state.generation
+        ready_key = None
+        if not headers.get(b"if-none-match"):
+            ready_key = (scope["path"], scope["query_string"], headers.get(b"accept-encoding", b""))
+            ready = self.ready.get(ready_key, generation, time())
+            if ready is not None:
+                gateway.responses.count_l1_hit()
+                await send(
+                    {"type": "http.response.start", "status": 200, "headers": [*ready.headers]}
+                )
+                await send({"type": "http.response.body", "body": b"" if head else ready.body})
+                return
         # The state this request is matched in; a build compares against it (_consistent_page).
         seen = (state.routes, state.catalog.by_name)
         matched = state.routes.match(scope["path"])
@@ -257,7 +271,26 @@ class GatewayFront:
             gateway.record_variant(route.id, params, query)
         visibility = b"private" if route.auth == "api_key" else b"public"
         cache_control = visibility + (b", no-cache" if route.cache_ttl else b", no-store")
-        await self._respond(send, served, headers, head, cache_control)
+        status, response_headers, body = entry_response(
+            served.entry,
+            cache=served.cache.encode(),
+            cache_control=cache_control,
+            accept_encoding=headers.get(b"accept-encoding", b""),
+            if_none_match=headers.get(b"if-none-match", b""),
+        )
+        if (
+            ready_key is not None
+            and status == 200
+            and served.cache == "HIT-L1"
+            and route.auth != "api_key"
+        ):
+            # Kept before sending: the send adds this request's id to the header list.
+            fresh_until = served.entry.created + served.entry.ttl
+            self.ready.put(
+                ready_key, ReadyResponse(generation, fresh_until, tuple(response_headers), body)
+            )
+        await send({"type": "http.response.start", "status": status, "headers": response_headers})
+        await send({"type": "http.response.body", "body": b"" if head else body})
 
     async def _fragment(
         self, gateway: Gateway, path: str, headers: dict[bytes, bytes], send: Send, head: bool

@@ -91,6 +91,10 @@ class CachedResponses:
         # Waited for another instance's (or the renderer's) render and read it from L2.
         return self._count(Served(built, "HIT-L2" if built.origin == "l2" else "MISS"))
 
+    def count_l1_hit(self) -> None:
+        """A response sent again from the front's ready responses: an L1 hit it stood in for."""
+        _LAYER_COUNTERS["HIT-L1"].inc()
+
     def _count(self, served: Served) -> Served:
         _LAYER_COUNTERS[served.cache].inc()
         return served

@@ -8,6 +8,7 @@ update replaces whole objects, so a request never sees a half-applied change.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -245,6 +246,11 @@ def widget_info(row: Widget) -> WidgetInfo:
     )
 
 
+# Generations are unique across every SiteState of the process, so a response remembered for one
+# state can never match another that happens to have made as many changes.
+_generations = itertools.count(1)
+
+
 @dataclass
 class SiteState:
     """What a gateway or render worker holds of the site: the template catalog, the route
@@ -257,15 +263,24 @@ class SiteState:
     widgets: dict[int, WidgetInfo] = field(default_factory=dict)
     failures: RenderFailures = field(default_factory=RenderFailures)
     loaded: bool = False
+    # Moves on (after) every change of the state: what was derived from it at an older
+    # generation may be out of date (the gateway's ready responses).
+    generation: int = field(default_factory=lambda: next(_generations))
+
+    def _changed(self) -> None:
+        self.generation = next(_generations)
 
     async def load(self, session: AsyncSession) -> None:
         templates = (await session.execute(select(Template))).scalars().all()
         routes = (await session.execute(select(Route).where(Route.is_active))).scalars().all()
-        self.catalog.replace(template_info(row) for row in templates)
-        self.routes = RouteTable.build(route_info(row) for row in routes)
-        await self._load_dashboards(session, None)
-        await self._load_failures(session)
-        self.loaded = True
+        try:
+            self.catalog.replace(template_info(row) for row in templates)
+            self.routes = RouteTable.build(route_info(row) for row in routes)
+            await self._load_dashboards(session, None)
+            await self._load_failures(session)
+            self.loaded = True
+        finally:
+            self._changed()
 
     async def _load_failures(self, session: AsyncSession) -> None:
         self.failures.replace(await self._read_failures(session))
@@ -284,6 +299,7 @@ class SiteState:
         name, graph = event.payload.get("name"), event.payload.get("budget_graph")
         if isinstance(name, str) and isinstance(graph, str):
             self.failures.add(name, graph, str(event.payload.get("error") or ""))
+            self._changed()
 
     async def sync(self, session: AsyncSession) -> None:
         """Bring everything up to date, reading template content only where a version moved.
@@ -310,23 +326,32 @@ class SiteState:
         dashboards, widgets = await self._read_dashboards(session, None)
         failures = await self._read_failures(session)
         # From here on, no await: the whole state changes at once.
-        if templates is not None:
-            self.catalog.replace(templates)
-        self.routes = RouteTable.build(route_info(row) for row in routes)
-        self._install_dashboards(dashboards, widgets, None)
-        self.failures.replace(failures)
-        self.loaded = True
+        try:
+            if templates is not None:
+                self.catalog.replace(templates)
+            self.routes = RouteTable.build(route_info(row) for row in routes)
+            self._install_dashboards(dashboards, widgets, None)
+            self.failures.replace(failures)
+            self.loaded = True
+        finally:
+            self._changed()
 
     async def reload_template(self, session: AsyncSession, template_id: int) -> None:
         row = await session.get(Template, template_id, populate_existing=True)
-        if row is None:
-            self.catalog.remove(template_id)
-        else:
-            self.catalog.upsert(template_info(row))
+        try:
+            if row is None:
+                self.catalog.remove(template_id)
+            else:
+                self.catalog.upsert(template_info(row))
+        finally:
+            self._changed()
 
     async def reload_routes(self, session: AsyncSession) -> None:
         routes = (await session.execute(select(Route).where(Route.is_active))).scalars().all()
-        self.routes = RouteTable.build(route_info(row) for row in routes)
+        try:
+            self.routes = RouteTable.build(route_info(row) for row in routes)
+        finally:
+            self._changed()
 
     async def reload_dashboard(self, session: AsyncSession, dashboard_id: int) -> None:
         await self._load_dashboards(session, dashboard_id)
@@ -360,6 +385,7 @@ class SiteState:
     def _install_dashboards(
         self, fresh: dict[int, DashboardInfo], widgets: list[WidgetInfo], only: int | None
     ) -> None:
+        self._changed()
         if only is None:
             self.dashboards = fresh
             self.widgets = {w.id: w for w in widgets}
