@@ -14,7 +14,7 @@ Arms (one server process each, one worker, the same wrk settings):
 Then: invalidation seen by 3 gateways after the admin API's 200; 200 concurrent requests on a
 cold page; gateway RSS under a load of distinct pages with a 64 MiB L1.
 
-    uv run python -m bench.gateway [--seconds 10] [--rounds 3] [--soak-seconds 60]
+    uv run python -m bench.gateway [--seconds 10] [--rounds 5] [--soak-seconds 60]
 
 A, G, C and C-br, which the targets compare, run in interleaved rounds (A G C C-br, A G C
 C-br, ...), and each reports the median of its rounds; the other arms run once.
@@ -420,7 +420,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument(
-        "--rounds", type=int, default=3, help="interleaved rounds of the arms the targets compare"
+        "--rounds", type=int, default=5, help="interleaved rounds of the arms the targets compare"
     )
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--soak-seconds", type=int, default=60)
