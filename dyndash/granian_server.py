@@ -130,11 +130,11 @@ async def _single_thread_worker(
     ssl_ctx: Any,
     scope_opts: dict[str, Any],
 ) -> None:
-    """granian's embedded ASGI worker (granian.server.embed.Server._spawn_asgi_worker), with
-    its HTTP runtime on a thread of its own (`serve_str`, as `granian` run from the command line
-    does with one runtime thread) instead of driven from this event loop (`serve_async`).
-
-    Measured on the 11 KB bench page: about 10 % more pages per second for the same app."""
+    """granian's embedded ASGI worker (granian.server.embed.Server._spawn_asgi_worker), started
+    with `serve_str`, the single-threaded runtime `granian` run from the command line uses for one
+    runtime thread, instead of the embedded server's `serve_async` (its runtime driven as a local
+    task set). Measured on the 11 KB bench page: about 10 % more pages per second for the same
+    app. Private granian API, hence the `granian>=2.8,<2.9` bound."""
     wcallback = _future_watcher_wrapper(asgi_callback(callback, scope_opts, {}, log_access_fmt))
     finished = loop.create_future()
 

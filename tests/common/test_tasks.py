@@ -58,3 +58,34 @@ async def test_errors_of_the_tasks_are_dropped_and_finished_tasks_left_alone() -
     assert isinstance(failed.exception(), RuntimeError)
     assert not finished.cancelled()
     assert running.cancelled()
+
+
+async def test_a_cancelled_caller_still_ends_the_tasks_then_stops() -> None:
+    running = asyncio.create_task(asyncio.sleep(3600))
+    caller = asyncio.create_task(cancel_and_wait([running], recancel_seconds=0.1))
+    await asyncio.sleep(0)
+    caller.cancel()
+    results = await asyncio.gather(caller, return_exceptions=True)
+    assert isinstance(results[0], asyncio.CancelledError)
+    assert running.cancelled()
+
+
+async def test_a_task_that_never_ends_is_left_behind_after_the_bound() -> None:
+    refusing = True
+
+    async def refuses() -> None:
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if not refusing:
+                    raise
+
+    stubborn = asyncio.create_task(refuses())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(cancel_and_wait([stubborn], 0.05, give_up_seconds=0.2), 5)
+    assert not stubborn.done()
+    refusing = False
+    stubborn.cancel()
+    await asyncio.gather(stubborn, return_exceptions=True)
+    assert stubborn.cancelled()

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
+from dyndash_common.cache import CachedEntry, MemoryCache
 from dyndash_gateway.ready import MAX_READY, ReadyResponse, ReadyResponses
 from tests.gateway.conftest import Site
 
@@ -27,16 +29,35 @@ async def _until_sent_again(site: Site, path: str) -> tuple[httpx.Response, http
     raise AssertionError(f"{path} never came from L1")
 
 
-async def test_a_page_sent_again_is_what_the_full_path_sent(site: Site) -> None:
+async def test_a_page_sent_again_is_what_the_full_path_sent(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await site.publish_page("/again", "<p>{{ 'again' }}</p>")
     full, again = await _until_sent_again(site, "/again")
-    assert len(site.front.ready) == 1
+    assert len(site.gateway.ready_responses) == 1
     assert again.content == full.content == b"<p>again</p>"
     assert _headers_but_request_id(again) == _headers_but_request_id(full)
     assert again.headers["x-request-id"] != full.headers["x-request-id"]
+
+    def no_full_path(path: str) -> None:
+        raise AssertionError(f"{path} took the full path")
+
+    # Sent again without matching the route: the full path would fail now.
+    monkeypatch.setattr(site.gateway.state.routes, "match", no_full_path)
+    third = await site.page("/again", headers=IDENTITY)
+    assert (third.status_code, third.content) == (200, b"<p>again</p>")
     head = await site.web.head("/again", headers=IDENTITY)
     assert (head.status_code, head.content) == (200, b"")
     assert _headers_but_request_id(head) == _headers_but_request_id(full)
+
+
+async def test_an_entry_l1_no_longer_holds_is_not_sent_again(site: Site) -> None:
+    await site.publish_page("/evicted", "<p>evicted</p>", name="evicted")
+    await _until_sent_again(site, "/evicted")
+    site.gateway.memory.clear()  # as an eviction would, within one state generation
+    after = await site.page("/evicted", headers=IDENTITY)
+    assert after.headers["x-cache"] != "HIT-L1"
+    assert after.text == "<p>evicted</p>"
 
 
 async def test_a_change_of_the_site_ends_what_was_kept(site: Site) -> None:
@@ -83,24 +104,31 @@ async def test_conditional_and_keyed_requests_take_the_full_path(site: Site) -> 
     assert (revalidated.status_code, revalidated.content) == (304, b"")
 
     await site.publish_page("/keyed", "<p>keyed</p>", name="keyed", auth="api_key")
-    kept = len(site.front.ready)
+    kept = len(site.gateway.ready_responses)
     key = {"X-API-Key": site.admin.client.headers["X-API-Key"]}
     for _ in range(3):
         answer = await site.page("/keyed", headers={**IDENTITY, **key})
         assert answer.status_code == 200
-    assert len(site.front.ready) == kept
+    assert len(site.gateway.ready_responses) == kept
     assert (await site.page("/keyed", headers=IDENTITY)).status_code == 401
 
 
 def test_kept_responses_are_bounded_and_checked_on_each_use() -> None:
-    ready = ReadyResponses()
-    response = ReadyResponse(generation=7, fresh_until=100.0, headers=(), body=b"x")
+    memory = MemoryCache(1024 * 1024)
+    entry = CachedEntry.build(b"<p>x</p>", "text/html", ttl=10)
+    memory.put("a", "v1", entry)
+    ready = ReadyResponses(memory)
+    response = ReadyResponse(generation=7, page_key="a", entry=entry, headers=(), body=b"x")
+    now = entry.created + 1
     ready.put(("/a", b"", b""), response)
-    assert ready.get(("/a", b"", b""), 7, 99.0) is response
-    assert ready.get(("/a", b"", b""), 8, 99.0) is None  # the state moved on: dropped
+    assert ready.get(("/a", b"", b""), 7, now) is response
+    assert ready.get(("/a", b"", b""), 8, now) is None  # the state moved on: dropped
     assert len(ready) == 0
     ready.put(("/a", b"", b""), response)
-    assert ready.get(("/a", b"", b""), 7, 100.0) is None  # no longer fresh: dropped
+    assert ready.get(("/a", b"", b""), 7, entry.created + 10) is None  # no longer fresh
+    ready.put(("/a", b"", b""), response)
+    memory.put("a", "v1", CachedEntry.build(b"<p>y</p>", "text/html", ttl=10))
+    assert ready.get(("/a", b"", b""), 7, now) is None  # L1 holds another entry now
     for n in range(MAX_READY + 1):
         ready.put((f"/{n}", b"", b""), response)
     assert len(ready) == 1

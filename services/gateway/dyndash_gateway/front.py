@@ -36,7 +36,7 @@ from dyndash_common.web import (
 )
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.metrics import PAGE_REQUESTS, PAGE_SECONDS
-from dyndash_gateway.ready import ReadyResponse, ReadyResponses
+from dyndash_gateway.ready import ReadyResponse
 from dyndash_gateway.responses import entry_response, send_entry, send_page
 
 MAX_QUERY_VALUE = 200
@@ -83,7 +83,6 @@ class GatewayFront:
         self.framework = framework
         # Set by the framework app's lifespan; read per request.
         self.holder = gateway
-        self.ready = ReadyResponses()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # On the path as sent: `/%64ocs` is a page path (a 404), never the framework's `/docs`.
@@ -208,7 +207,7 @@ class GatewayFront:
         ready_key = None
         if not headers.get(b"if-none-match"):
             ready_key = (scope["path"], scope["query_string"], headers.get(b"accept-encoding", b""))
-            ready = self.ready.get(ready_key, generation, time())
+            ready = gateway.ready_responses.get(ready_key, generation, time())
             if ready is not None:
                 gateway.responses.count_l1_hit()
                 await send(
@@ -283,11 +282,13 @@ class GatewayFront:
             and status == 200
             and served.cache == "HIT-L1"
             and route.auth != "api_key"
+            # Query strings the route does not read would only churn what is kept.
+            and (not scope["query_string"] or route.query_params)
         ):
             # Kept before sending: the send adds this request's id to the header list.
-            fresh_until = served.entry.created + served.entry.ttl
-            self.ready.put(
-                ready_key, ReadyResponse(generation, fresh_until, tuple(response_headers), body)
+            gateway.ready_responses.put(
+                ready_key,
+                ReadyResponse(generation, key, served.entry, tuple(response_headers), body),
             )
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
         await send({"type": "http.response.body", "body": b"" if head else body})

@@ -36,6 +36,7 @@ from dyndash_common.site import (
 from dyndash_common.tasks import cancel_and_wait
 from dyndash_common.templating import RenderBudget, RenderPool
 from dyndash_gateway.live import LiveHub
+from dyndash_gateway.ready import ReadyResponses
 from dyndash_gateway.service import CachedResponses
 
 log = logging.getLogger("dyndash.gateway")
@@ -125,6 +126,8 @@ class Gateway:
             site_csp=settings.csp,
         )
         self.memory = MemoryCache(settings.gateway_l1_max_bytes)
+        # Responses the front sends again to repeated page requests (see ready.py).
+        self.ready_responses = ReadyResponses(self.memory)
         self.store = (
             RedisStore(runtime.redis, settings.redis_prefix, settings.gateway_stale_seconds)
             if runtime.redis is not None and settings.gateway_l2_enabled
@@ -197,7 +200,7 @@ class Gateway:
         if info is None:
             return
         graph = graph_digest(self.state.catalog.signature(name))
-        self.state.failures.add(name, graph, reason)
+        self.state.note_budget_failure(name, graph, reason)
         self._in_background(self._record_failure(name, info.version, reason, graph))
 
     async def _record_failure(self, name: str, version: int, reason: str, graph: str) -> None:

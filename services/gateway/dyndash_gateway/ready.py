@@ -9,16 +9,22 @@ cost about 20 µs of Python per request in-process, most of the gateway's own ti
 
 Only public pages served `HIT-L1` with a 200 are kept, so what is sent again is exactly what
 the full path would send: key-protected pages, conditional requests (`If-None-Match`) and every
-other outcome always take the full path.
+other outcome always take the full path. A kept response is used only while L1 still holds the
+very entry it was made from (and that use counts as L1's, for its LRU order): an entry evicted
+or replaced within the same generation sends the request down the full path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 
-# Bounds the memory held for bodies L1 may have evicted since, and the work an attacker's
-# stream of distinct query strings can cause: past it, everything is dropped at once.
+from dyndash_common.cache import CachedEntry, MemoryCache
+
+# Bounds the work an attacker's stream of distinct query strings can cause, and the bodies kept
+# alive after L1 evicted their entries: past either bound, everything is dropped at once.
 MAX_READY = 1024
+MAX_READY_BYTES = 16 * 1024 * 1024
 
 ReadyKey = tuple[str, bytes, bytes]
 
@@ -26,28 +32,41 @@ ReadyKey = tuple[str, bytes, bytes]
 @dataclass(frozen=True, slots=True)
 class ReadyResponse:
     generation: int
-    fresh_until: float
+    page_key: Hashable
+    entry: CachedEntry
     headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
 
 
 class ReadyResponses:
-    def __init__(self) -> None:
+    def __init__(self, memory: MemoryCache) -> None:
+        self.memory = memory
         self._ready: dict[ReadyKey, ReadyResponse] = {}
+        self._bytes = 0
 
     def get(self, key: ReadyKey, generation: int, now: float) -> ReadyResponse | None:
         ready = self._ready.get(key)
         if ready is None:
             return None
-        if ready.generation != generation or now >= ready.fresh_until:
+        if (
+            ready.generation != generation
+            or not ready.entry.fresh(now)
+            or not self.memory.holds(ready.page_key, ready.entry)
+        ):
             del self._ready[key]
+            self._bytes -= len(ready.body)
             return None
         return ready
 
     def put(self, key: ReadyKey, ready: ReadyResponse) -> None:
-        if len(self._ready) >= MAX_READY:
+        if len(self._ready) >= MAX_READY or self._bytes + len(ready.body) > MAX_READY_BYTES:
             self._ready.clear()
+            self._bytes = 0
+        previous = self._ready.pop(key, None)
+        if previous is not None:
+            self._bytes -= len(previous.body)
         self._ready[key] = ready
+        self._bytes += len(ready.body)
 
     def __len__(self) -> int:
         return len(self._ready)

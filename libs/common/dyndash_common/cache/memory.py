@@ -29,6 +29,15 @@ class MemoryCache:
         self._slots.move_to_end(key)
         return slot[1]
 
+    def holds(self, key: Hashable, entry: CachedEntry) -> bool:
+        """True when the slot of `key` still holds `entry` itself (marked used, as `get` does):
+        for a response derived from that entry, which is still what `get` would give."""
+        slot = self._slots.get(key)
+        if slot is None or slot[1] is not entry:
+            return False
+        self._slots.move_to_end(key)
+        return True
+
     def last_good(self, key: Hashable) -> CachedEntry | None:
         """Whatever the slot holds, whatever version it was built from."""
         slot = self._slots.get(key)

@@ -273,17 +273,17 @@ class SiteState:
     async def load(self, session: AsyncSession) -> None:
         templates = (await session.execute(select(Template))).scalars().all()
         routes = (await session.execute(select(Route).where(Route.is_active))).scalars().all()
+        dashboards, widgets = await self._read_dashboards(session, None)
+        failures = await self._read_failures(session)
+        # From here on, no await: the whole state changes at once.
         try:
             self.catalog.replace(template_info(row) for row in templates)
             self.routes = RouteTable.build(route_info(row) for row in routes)
-            await self._load_dashboards(session, None)
-            await self._load_failures(session)
+            self._install_dashboards(dashboards, widgets, None)
+            self.failures.replace(failures)
             self.loaded = True
         finally:
             self._changed()
-
-    async def _load_failures(self, session: AsyncSession) -> None:
-        self.failures.replace(await self._read_failures(session))
 
     @staticmethod
     async def _read_failures(session: AsyncSession) -> list[tuple[str, str, str]]:
@@ -298,8 +298,12 @@ class SiteState:
         """Apply a `template.render_failed` report: a budget failure blocks its graph."""
         name, graph = event.payload.get("name"), event.payload.get("budget_graph")
         if isinstance(name, str) and isinstance(graph, str):
-            self.failures.add(name, graph, str(event.payload.get("error") or ""))
-            self._changed()
+            self.note_budget_failure(name, graph, str(event.payload.get("error") or ""))
+
+    def note_budget_failure(self, name: str, graph: str, reason: str) -> None:
+        """Block the graph of `name` at those versions (a budget failure seen here or told)."""
+        self.failures.add(name, graph, reason)
+        self._changed()
 
     async def sync(self, session: AsyncSession) -> None:
         """Bring everything up to date, reading template content only where a version moved.
