@@ -2,11 +2,12 @@
 bytes, in the three-process production arrangement (PostgreSQL + Redis; `dyndash admin`,
 `dyndash renderer`, `dyndash gateway`).
 
-    python devtools/change_path.py [--windows change,idle,poll] [--json results.json]
+    python -m devtools.change_path [--windows change,idle,poll] [--json results.json]
 
-run from a synced checkout with its own interpreter (`.venv/bin/python`). It uses only the
-`dyndash` CLI and the HTTP API, so the same file measures any commit: copy it into an older
-checkout's devtools/ and run it there with that checkout's interpreter. It needs the local
+run from a synced checkout with its own interpreter (`.venv/bin/python`). It drives only the
+`dyndash` CLI and the HTTP API, so the same file measures any commit: copy it (with
+devtools/cluster.py, whose process handling it uses) into an older checkout's devtools/ and
+run it there with that checkout's interpreter. It needs the local
 PostgreSQL (trust auth; `--postgres`, default postgresql://postgres@127.0.0.1:5432) with
 `psql` on PATH, and the local Redis (`--redis`) with `redis-cli` on PATH.
 
@@ -44,7 +45,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,14 +53,17 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import Any
+
+# The process handling of `make cluster`; imported by the tracer half of this file too, which
+# runs in every traced process (the repository root is on their PYTHONPATH).
+from devtools.cluster import HOST, Kind, Member, answers, free_port
 
 PACKAGES = ("dyndash", "dyndash_common", "dyndash_admin_api", "dyndash_gateway", "dyndash_renderer")
-SERVICES = ("admin", "renderer", "gateway")
-HOST = "127.0.0.1"
+SERVICES: tuple[Kind, ...] = ("admin", "renderer", "gateway")
 # The traced processes' side: where they write, and this file (which sitecustomize loads).
 OUT_ENV = "CHANGE_PATH_TRACE_DIR"
 TRACER_ENV = "CHANGE_PATH_TRACER"
@@ -154,12 +157,6 @@ def install() -> None:
 # -- the measurement -------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Answer:
     status: int
@@ -186,13 +183,6 @@ def http(
         return Answer(error.code, error.read(), dict(error.headers.items()))
 
 
-def answers(url: str) -> bool:
-    try:
-        return http("GET", url).status == 200
-    except OSError:
-        return False
-
-
 def run_tool(command: list[str]) -> str:
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
     if done.returncode != 0:
@@ -209,60 +199,6 @@ def delete_redis_keys(redis_url: str, pattern: str) -> int:
     for start in range(0, len(keys), 500):
         run_tool(["redis-cli", "-u", redis_url, "DEL", *keys[start : start + 500]])
     return len(keys)
-
-
-@dataclass
-class Service:
-    name: str
-    command: list[str]
-    env: dict[str, str]
-    ready_url: str
-    base_url: str
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    _log: IO[bytes] | None = field(default=None, repr=False)
-
-    def start(self, cwd: Path) -> None:
-        self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603
-            self.command,
-            cwd=cwd,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its group: the render processes stop with it
-        )
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self) -> None:
-        process = self.process
-        if process is not None:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
 
 def children_map() -> dict[int, list[int]]:
@@ -316,7 +252,7 @@ class Measurement:
         self.trace_dir.mkdir()
         self.site_dir.mkdir()
         (self.site_dir / "sitecustomize.py").write_text(SITECUSTOMIZE)
-        self.services: dict[str, Service] = {}
+        self.services: dict[str, Member] = {}
         self.database_created = False
         self.template_id = 0
         self.etag: str | None = None
@@ -354,7 +290,7 @@ class Measurement:
 
     def start_services(self) -> None:
         base = self.base_env()
-        python_path = [str(self.site_dir), *filter(None, [base.get("PYTHONPATH")])]
+        python_path = [str(self.site_dir), str(self.root), *filter(None, [base.get("PYTHONPATH")])]
         base.update(
             {
                 OUT_ENV: str(self.trace_dir),
@@ -365,25 +301,23 @@ class Measurement:
         for name in SERVICES:
             env = dict(base)
             command = [self.args.python, "-c", BOOTSTRAP, name]
-            port = free_port()
-            base_url = f"http://{HOST}:{port}"
+            port = metrics_port = free_port()
             if name == "renderer":
                 command += ["--metrics-port", str(port)]
-                ready = f"http://{HOST}:{port}/metrics"
             else:
                 command += ["--host", HOST, "--port", str(port)]
-                env.update(DYNDASH_METRICS_HOST=HOST, DYNDASH_METRICS_PORT=str(free_port()))
-                ready = f"http://{HOST}:{port}/readyz"
-            self.services[name] = Service(
-                name, command, env, ready, base_url, self.work / f"{name}.log"
+                metrics_port = free_port()
+                env.update(DYNDASH_METRICS_HOST=HOST, DYNDASH_METRICS_PORT=str(metrics_port))
+            self.services[name] = Member(
+                name, name, port, metrics_port, command, env, self.work / f"{name}.log"
             )
         for service in self.services.values():
-            service.start(self.root)
+            service.start()
         deadline = time.monotonic() + 90
         waiting = list(self.services.values())
         while waiting:
             for service in list(waiting):
-                if not service.running():
+                if not service.running:
                     raise RuntimeError(f"{service.name} exited:\n{service.log_tail()}")
                 if answers(service.ready_url):
                     waiting.remove(service)
@@ -391,8 +325,13 @@ class Measurement:
                 raise RuntimeError(f"{waiting[0].name} not ready:\n{waiting[0].log_tail()}")
             time.sleep(0.1)
 
+    def pid(self, service: str) -> int:
+        process = self.services[service].process
+        assert process is not None
+        return process.pid
+
     def url(self, service: str, path: str) -> str:
-        return self.services[service].base_url + path
+        return self.services[service].url + path
 
     def admin(self, method: str, path: str, body: Any, **headers: str) -> Answer:
         answer = http(method, self.url("admin", path), body, {"X-API-Key": self.api_key, **headers})
@@ -438,7 +377,7 @@ class Measurement:
         """Every live process of the services' trees that has the tracer: pid → service."""
         found: dict[int, str] = {}
         for service in self.services.values():
-            for pid in descendants(service.pid):
+            for pid in descendants(self.pid(service.name)):
                 if (self.trace_dir / f"{pid}.ready").exists():
                     found[pid] = service.name
         return found
@@ -509,10 +448,10 @@ class Measurement:
         return elapsed, records
 
     def role(self, service: str, record: Mapping[str, Any]) -> str:
-        if record["pid"] == self.services[service].pid:
+        if record["pid"] == self.pid(service):
             return "main"
         if any("multiprocessing.forkserver" in part for part in record["cmdline"]):
-            return "forkserver" if record["ppid"] == self.services[service].pid else "render-child"
+            return "forkserver" if record["ppid"] == self.pid(service) else "render-child"
         return "other"
 
     def relative(self, filename: str) -> str | None:
