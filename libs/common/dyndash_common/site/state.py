@@ -275,15 +275,8 @@ class SiteState:
         routes = (await session.execute(select(Route).where(Route.is_active))).scalars().all()
         dashboards, widgets = await self._read_dashboards(session, None)
         failures = await self._read_failures(session)
-        # From here on, no await: the whole state changes at once.
-        try:
-            self.catalog.replace(template_info(row) for row in templates)
-            self.routes = RouteTable.build(route_info(row) for row in routes)
-            self._install_dashboards(dashboards, widgets, None)
-            self.failures.replace(failures)
-            self.loaded = True
-        finally:
-            self._changed()
+        catalog = [template_info(row) for row in templates]
+        self._install(catalog, routes, dashboards, widgets, failures)
 
     @staticmethod
     async def _read_failures(session: AsyncSession) -> list[tuple[str, str, str]]:
@@ -329,7 +322,18 @@ class SiteState:
         routes = (await session.execute(select(Route).where(Route.is_active))).scalars().all()
         dashboards, widgets = await self._read_dashboards(session, None)
         failures = await self._read_failures(session)
-        # From here on, no await: the whole state changes at once.
+        self._install(templates, routes, dashboards, widgets, failures)
+
+    def _install(
+        self,
+        templates: list[TemplateInfo] | None,
+        routes: Iterable[Route],
+        dashboards: dict[int, DashboardInfo],
+        widgets: list[WidgetInfo],
+        failures: list[tuple[str, str, str]],
+    ) -> None:
+        """Everything read by `load` or `sync`, installed with no await in between, so the
+        whole state changes at once (`templates` None: the catalog is current)."""
         try:
             if templates is not None:
                 self.catalog.replace(templates)
