@@ -267,27 +267,31 @@ async def test_embedded_warming_records_whether_a_version_renders(site: Site) ->
     warming does, so the admin API (and its UI) does not call a served page "not rendered"."""
     if site.admin.backend.name != "sqlite":
         pytest.skip("with Redis the renderer service records it (tests/renderer)")
+    partial = await site.admin.create_template("status-part", "<i>part</i>")
     template = await site.publish_page("/status", "<p>{{ params.n }}</p>", name="status")
 
-    async def status_of(version: int) -> dict[str, Any]:
+    async def status_of(template_id: int, version: int) -> dict[str, Any]:
         for _ in range(500):
             data: dict[str, Any] = (
-                await site.admin.client.get(f"/api/v1/templates/{template['id']}")
+                await site.admin.client.get(f"/api/v1/templates/{template_id}")
             ).json()["data"]
             if data["version"] == version and data["render_status"] not in (None, "pending"):
                 return data
             await asyncio.sleep(0.01)
-        raise AssertionError(f"version {version} of the template was never marked: {data}")
+        raise AssertionError(f"version {version} of template {template_id} never marked: {data}")
 
     await site.admin.client.put(
-        f"/api/v1/templates/{template['id']}", json={"html_content": "<p>two</p>"}
+        f"/api/v1/templates/{template['id']}",
+        json={"html_content": "<p>two</p>{% include 'status-part' %}"},
     )
-    assert (await status_of(2))["render_status"] == "ok"
+    assert (await status_of(template["id"], 2))["render_status"] == "ok"
+    # A partial is never rendered alone: the page that rendered with it marks it.
+    assert (await status_of(partial["id"], 1))["render_status"] == "ok"
     await site.admin.client.put(
         f"/api/v1/templates/{template['id']}",
         json={"html_content": "<p>{{ 1 // params.zero }}</p>"},
     )
-    failed = await status_of(3)
+    failed = await status_of(template["id"], 3)
     assert failed["render_status"] == "failed"
     assert "/status" in failed["render_error"]
 

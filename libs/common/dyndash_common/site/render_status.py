@@ -65,7 +65,9 @@ async def record_render_status(
 
 async def record_warm_report(runtime: Runtime, state: SiteState, report: WarmReport) -> None:
     """Mark each template a warm run rendered, at the version it rendered: `failed` with the
-    first error, else `ok`. Templates nothing was rendered with keep their status."""
+    first error, else `ok`. A page that rendered also marks `ok` what it includes, extends or
+    imports (a layout or partial is never rendered alone, and would otherwise read "not
+    rendered" for ever). Templates nothing was rendered with keep their status."""
     outcomes: dict[str, str | None] = {}
     over_budget: set[str] = set()
     for template in report.rendered:
@@ -75,6 +77,14 @@ async def record_warm_report(runtime: Runtime, state: SiteState, report: WarmRep
             outcomes[failure.template] = f"{failure.target}: {failure.error}"
         if failure.template and failure.over_budget:
             over_budget.add(failure.template)
+    rendered_with = {
+        member
+        for name, error in outcomes.items()
+        if error is None
+        for member in state.catalog.graph(name)
+    }
+    for member in sorted(rendered_with):
+        outcomes.setdefault(member, None)
     for name, error in outcomes.items():
         info = state.catalog.by_name.get(name)
         if info is not None:
