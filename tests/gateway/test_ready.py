@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from dyndash_common.cache import CachedEntry, MemoryCache
+from dyndash_common.ratelimit import InProcessRateLimiter
 from dyndash_gateway.ready import MAX_READY, ReadyResponse, ReadyResponses
 from tests.gateway.conftest import Site
 
@@ -132,3 +133,36 @@ def test_kept_responses_are_bounded_and_checked_on_each_use() -> None:
     for n in range(MAX_READY + 1):
         ready.put((f"/{n}", b"", b""), response)
     assert len(ready) == 1
+
+
+async def test_the_rate_limit_counts_each_request_sent_again_once(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shortcut asks the limiter as the full path does, once per request: past the limit a
+    request that could be sent again is refused, with its own request id."""
+    limit = 40
+    # One window for the whole test: a fixed clock.
+    site.gateway.limiter = InProcessRateLimiter(limit, 60, clock=lambda: 30.0)
+    await site.publish_page("/limited", "<p>limited</p>", name="limited")
+    used = 0
+    while not len(site.gateway.ready_responses):
+        assert used < 30, "the page was never kept"
+        await site.page("/limited", headers=IDENTITY)
+        used += 1
+        await asyncio.sleep(0.01)
+
+    def no_full_path(path: str) -> None:
+        raise AssertionError(f"{path} took the full path")
+
+    monkeypatch.setattr(site.gateway.state.routes, "match", no_full_path)
+    answers = [
+        await site.page("/limited", headers={**IDENTITY, "X-Request-ID": f"req-{n}"})
+        for n in range(limit)
+    ]
+    statuses = [answer.status_code for answer in answers]
+    assert statuses == [200] * (limit - used) + [429] * used
+    assert [answer.headers["x-request-id"] for answer in answers] == [
+        f"req-{n}" for n in range(limit)
+    ]
+    assert answers[-1].headers["retry-after"] == "30"
+    assert "Too many requests" in answers[-1].text

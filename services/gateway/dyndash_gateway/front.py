@@ -17,6 +17,7 @@ from dyndash_common.apikeys import presented_in
 from dyndash_common.cache import CachedEntry
 from dyndash_common.errors import Unservable
 from dyndash_common.logs import request_id
+from dyndash_common.ratelimit import RateDecision
 from dyndash_common.site import (
     RouteInfo,
     RouteTable,
@@ -67,6 +68,44 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
     return {name: value for name, value in scope["headers"] if name in wanted}
 
 
+def _ready_for(gateway: Gateway, scope: Scope) -> ReadyResponse | None:
+    """The response kept for this very request (ready.py), if any: the hot path's shortcut.
+
+    Conditional requests never match, so a 304 is always decided by the full path."""
+    method = scope["method"]
+    if method != "GET" and method != "HEAD":
+        return None
+    accept_encoding = b""
+    for name, value in scope["headers"]:
+        if name == b"accept-encoding":
+            accept_encoding = value
+        elif name == b"if-none-match":
+            return None
+    return gateway.ready_responses.get(
+        (scope["path"], scope["query_string"], accept_encoding), gateway.state.generation, time()
+    )
+
+
+async def _send_ready(
+    gateway: Gateway, ready: ReadyResponse, scope: Scope, send: Send, started: float
+) -> None:
+    """Send a kept response. Nothing here logs, so the request id only goes on the response
+    (the access line reads it there): setting the log context and wrapping `send`, as the
+    full path does, measured about a tenth of the whole request's time in-process."""
+    gateway.responses.count_l1_hit()
+    status = 500
+    try:
+        headers = [*ready.headers, (b"x-request-id", request_id_for(scope["headers"]))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        status = 200
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else ready.body}
+        )
+    finally:
+        PAGE_OUTCOMES["page", status // 100].inc()
+        PAGE_DURATIONS["page"].observe(perf_counter() - started)
+
+
 def _presented_key(headers: dict[bytes, bytes]) -> str | None:
     key, authorization = headers.get(b"x-api-key"), headers.get(b"authorization")
     return presented_in(
@@ -89,8 +128,25 @@ class GatewayFront:
         if scope["type"] != "http" or first_segment(sent_path(scope)) in FRAMEWORK_SEGMENTS:
             await self.framework(scope, receive, send)
             return
-        path = scope["path"]
         started = perf_counter()
+        gateway: Gateway | None = getattr(self.holder.state, "gateway", None)
+        decision: RateDecision | None = None
+        if gateway is not None:
+            ready = _ready_for(gateway, scope)
+            if ready is not None:
+                if gateway.limiter is not None:
+                    client = client_address(scope, gateway.settings.trusted_proxies)
+                    decision = await gateway.limiter.hit(client)
+                if decision is None or decision.allowed:
+                    await _send_ready(gateway, ready, scope, send, started)
+                    return
+        await self._observed(scope, send, started, decision)
+
+    async def _observed(
+        self, scope: Scope, send: Send, started: float, decision: RateDecision | None
+    ) -> None:
+        """The full path, inside the request's id and its metrics."""
+        path = scope["path"]
         kind = _kind(path)
         # RequestIdMiddleware's job, done inline: wrapping the hot path in the middleware as well
         # as this metrics wrapper measured about 5 % fewer pages per second.
@@ -109,7 +165,7 @@ class GatewayFront:
             await send(message)
 
         try:
-            await self._serve(scope, observed_send)
+            await self._serve(scope, observed_send, decision)
         except Exception:
             # Logged here, inside the request's id; the client gets the clean 500 page.
             log.exception("page_request_failed", extra={"details": {"path": path}})
@@ -129,7 +185,8 @@ class GatewayFront:
             PAGE_OUTCOMES[kind, min(status // 100, 5)].inc()
             PAGE_DURATIONS[kind].observe(perf_counter() - started)
 
-    async def _serve(self, scope: Scope, send: Send) -> None:
+    async def _serve(self, scope: Scope, send: Send, decision: RateDecision | None) -> None:
+        """Serve the request; `decision` is the limiter's, when it was already asked."""
         gateway: Gateway | None = getattr(self.holder.state, "gateway", None)
         method = scope["method"]
         head = method == "HEAD"
@@ -145,21 +202,19 @@ class GatewayFront:
                 headers=[(b"allow", b"GET, HEAD")],
             )
             return
-        if gateway.limiter is not None:
+        if decision is None and gateway.limiter is not None:
             client = client_address(scope, gateway.settings.trusted_proxies)
             decision = await gateway.limiter.hit(client)
-            if not decision.allowed:
-                await send_page(
-                    send,
-                    429,
-                    "Too many requests",
-                    "Slow down and retry shortly.",
-                    head=head,
-                    headers=[
-                        (k.lower().encode(), v.encode()) for k, v in decision.headers().items()
-                    ],
-                )
-                return
+        if decision is not None and not decision.allowed:
+            await send_page(
+                send,
+                429,
+                "Too many requests",
+                "Slow down and retry shortly.",
+                head=head,
+                headers=[(k.lower().encode(), v.encode()) for k, v in decision.headers().items()],
+            )
+            return
         headers = _headers(scope)
         path = scope["path"]
         if path.startswith("/assets/"):
@@ -204,17 +259,10 @@ class GatewayFront:
     ) -> None:
         state = gateway.state
         generation = state.generation
+        # A request `_ready_for` could have answered, had the response been kept.
         ready_key = None
         if not headers.get(b"if-none-match"):
             ready_key = (scope["path"], scope["query_string"], headers.get(b"accept-encoding", b""))
-            ready = gateway.ready_responses.get(ready_key, generation, time())
-            if ready is not None:
-                gateway.responses.count_l1_hit()
-                await send(
-                    {"type": "http.response.start", "status": 200, "headers": [*ready.headers]}
-                )
-                await send({"type": "http.response.body", "body": b"" if head else ready.body})
-                return
         # The state this request is matched in; a build compares against it (_consistent_page).
         seen = (state.routes, state.catalog.by_name)
         matched = state.routes.match(scope["path"])
