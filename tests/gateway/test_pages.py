@@ -12,6 +12,8 @@ import httpx
 import orjson
 import pytest
 
+from dyndash_common.site import record_warm_report
+from dyndash_common.site.warming import WarmFailure, WarmReport
 from tests.gateway.conftest import Site, start_site
 from tests.utils.backends import Backend
 
@@ -294,6 +296,36 @@ async def test_embedded_warming_records_whether_a_version_renders(site: Site) ->
     failed = await status_of(template["id"], 3)
     assert failed["render_status"] == "failed"
     assert "/status" in failed["render_error"]
+
+
+async def test_a_warm_run_records_status_only_against_the_versions_it_rendered(
+    site: Site,
+) -> None:
+    """A warm run that ends after a newer version arrived says nothing about the newer one: a
+    failure of version 1 does not mark version 2 failed (which a later `ok` for version 2
+    could not lift), and a success of version 1 does not mark version 2 `ok`."""
+    template = await site.admin.create_template("late", "<p>{{ 1 // 0 }}</p>")
+    part = await site.admin.create_template("late-part", "<i>one</i>")
+    for changed in (template, part):
+        updated = await site.admin.client.put(
+            f"/api/v1/templates/{changed['id']}", json={"html_content": "<p>two</p>"}
+        )
+        assert updated.json()["data"]["version"] == 2
+
+    async def status(template_id: int) -> str | None:
+        data = (await site.admin.client.get(f"/api/v1/templates/{template_id}")).json()["data"]
+        return data["render_status"]  # type: ignore[no-any-return]
+
+    runtime = site.gateway.runtime
+    old_graph = (("late", 1), ("late-part", 1))
+    failed = WarmFailure("page /late", "late", "ZeroDivisionError", False, old_graph)
+    await record_warm_report(runtime, WarmReport(failures=[failed]))
+    await record_warm_report(runtime, WarmReport(rendered={"late": old_graph}))
+    assert (await status(template["id"]), await status(part["id"])) == (None, None)
+
+    new_graph = (("late", 2), ("late-part", 2))
+    await record_warm_report(runtime, WarmReport(rendered={"late": new_graph}))
+    assert (await status(template["id"]), await status(part["id"])) == ("ok", "ok")
 
 
 @pytest.mark.parametrize("trusted", [False, True])

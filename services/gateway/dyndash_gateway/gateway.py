@@ -190,7 +190,7 @@ class Gateway:
                 report = await warm(targets, self.builder, sink)
                 # Standing in for the renderer service, this process records what it rendered,
                 # so the admin API (and its UI) can say whether a version renders.
-                await record_warm_report(self.runtime, self.state, report)
+                await record_warm_report(self.runtime, report)
             except Exception as error:
                 log.warning("warm_failed", extra={"details": {"error": repr(error)}})
 

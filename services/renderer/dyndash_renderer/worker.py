@@ -214,7 +214,7 @@ async def _warm(
         report = await warm(
             targets, ctx["builder"], ctx["sink"], concurrency=settings.renderer_processes
         )
-        await record_warm_report(runtime, state, report)
+        await record_warm_report(runtime, report)
         await runtime.bus.publish(
             ChangeEvent(
                 id=0,

@@ -12,7 +12,6 @@ from dyndash_common.runtime import Runtime
 from dyndash_common.site.failures import graph_digest
 
 if TYPE_CHECKING:
-    from dyndash_common.site.state import SiteState
     from dyndash_common.site.warming import WarmReport
 
 MAX_ERROR_CHARS = 2000
@@ -63,30 +62,32 @@ async def record_render_status(
             )
 
 
-async def record_warm_report(runtime: Runtime, state: SiteState, report: WarmReport) -> None:
-    """Mark each template a warm run rendered, at the version it rendered: `failed` with the
-    first error, else `ok`. A page that rendered also marks `ok` what it includes, extends or
-    imports (a layout or partial is never rendered alone, and would otherwise read "not
-    rendered" for ever). Templates nothing was rendered with keep their status."""
+async def record_warm_report(runtime: Runtime, report: WarmReport) -> None:
+    """Mark each template a warm run rendered, at the version it rendered (the target's, not
+    the catalog's when the run ends): `failed` with the first error, else `ok`. A page that
+    rendered also marks `ok` what it includes, extends or imports, at their versions then (a
+    layout or partial is never rendered alone, and would otherwise read "not rendered" for
+    ever). Templates nothing was rendered with keep their status."""
     outcomes: dict[str, str | None] = {}
-    over_budget: set[str] = set()
-    for template in report.rendered:
-        outcomes.setdefault(template, None)
+    versions: dict[str, int] = {}
+    budget_graphs: dict[str, str] = {}
     for failure in report.failures:
-        if failure.template and outcomes.get(failure.template) is None:
+        if failure.template is None:
+            continue
+        versions.update(failure.graph)
+        if outcomes.get(failure.template) is None:
             outcomes[failure.template] = f"{failure.target}: {failure.error}"
-        if failure.template and failure.over_budget:
-            over_budget.add(failure.template)
-    rendered_with = {
-        member
-        for name, error in outcomes.items()
-        if error is None
-        for member in state.catalog.graph(name)
-    }
-    for member in sorted(rendered_with):
-        outcomes.setdefault(member, None)
+        if failure.over_budget:
+            budget_graphs[failure.template] = graph_digest(failure.graph)
+    for template, graph in report.rendered.items():
+        outcomes.setdefault(template, None)
+        if outcomes[template] is None:
+            # Only the graph of a render that succeeded is known to render.
+            for member, version in graph:
+                outcomes.setdefault(member, None)
+                versions.setdefault(member, version)
     for name, error in outcomes.items():
-        info = state.catalog.by_name.get(name)
-        if info is not None:
-            graph = graph_digest(state.catalog.signature(name)) if name in over_budget else None
-            await record_render_status(runtime, name, info.version, error, budget_graph=graph)
+        if name in versions:
+            await record_render_status(
+                runtime, name, versions[name], error, budget_graph=budget_graphs.get(name)
+            )

@@ -52,6 +52,10 @@ class Target:
     template: str | None
     # The route of a page target, so a big change can be split by route across workers.
     route_id: int | None = None
+    # The template's include graph with each member's version, as the target was made: its
+    # render status is recorded against these versions, not the ones current when the run
+    # ends (a newer version may have arrived meanwhile, and is not what was rendered).
+    graph: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class WarmFailure:
     template: str | None
     error: str
     over_budget: bool
+    graph: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass
@@ -67,8 +72,8 @@ class WarmReport:
     written: int = 0
     skipped: int = 0
     failures: list[WarmFailure] = field(default_factory=list)
-    # Templates rendered successfully by this run.
-    rendered: set[str] = field(default_factory=set)
+    # Templates rendered successfully by this run, each with its include graph's versions.
+    rendered: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -189,6 +194,7 @@ async def targets_for(
                     PageOrder(route, template.name, params, query),
                     template.name,
                     route.id,
+                    state.catalog.signature(template.name),
                 )
             )
     fragments: dict[Hashable, Target] = {}
@@ -219,6 +225,7 @@ def _dashboard_targets(state: SiteState, event: ChangeEvent, ttl: int) -> list[T
                     keys.fragment_signature(state, widget),
                     FragmentOrder(widget, ttl),
                     widget.template,
+                    graph=state.catalog.signature(widget.template) if widget.template else (),
                 )
             )
         targets.append(
@@ -283,12 +290,18 @@ async def _warm_one(
     except WARM_FAULTS as error:
         message = f"{type(error).__name__}: {error}"
         report.failures.append(
-            WarmFailure(target.label, target.template, message, isinstance(error, BudgetExceeded))
+            WarmFailure(
+                target.label,
+                target.template,
+                message,
+                isinstance(error, BudgetExceeded),
+                target.graph,
+            )
         )
         log.warning("warm_failed", extra={"details": {"target": target.label, "error": message}})
         return
     if target.template:
-        report.rendered.add(target.template)
+        report.rendered[target.template] = target.graph
     if entry is not None and entry.ttl > 0:
         await sink.put(target.key, target.signature, entry)
         report.written += 1
