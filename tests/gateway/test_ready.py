@@ -7,9 +7,13 @@ import asyncio
 
 import httpx
 import pytest
+from starlette.types import Message
 
 from dyndash_common.cache import CachedEntry, MemoryCache
-from dyndash_common.ratelimit import InProcessRateLimiter
+from dyndash_common.logs import request_id
+from dyndash_common.ratelimit import InProcessRateLimiter, RateDecision
+from dyndash_gateway.front import PAGE_DURATIONS, PAGE_OUTCOMES
+from dyndash_gateway.metrics import CACHE_RESULTS
 from dyndash_gateway.ready import MAX_READY, ReadyResponse, ReadyResponses
 from tests.gateway.conftest import Site
 
@@ -135,14 +139,25 @@ def test_kept_responses_are_bounded_and_checked_on_each_use() -> None:
     assert len(ready) == 1
 
 
+class CountingLimiter(InProcessRateLimiter):
+    def __init__(self, limit: int) -> None:
+        # One window for the whole test: a fixed clock.
+        super().__init__(limit, 60, clock=lambda: 30.0)
+        self.asked = 0
+
+    async def hit(self, identity: str) -> RateDecision:
+        self.asked += 1
+        return await super().hit(identity)
+
+
 async def test_the_rate_limit_counts_each_request_sent_again_once(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The shortcut asks the limiter as the full path does, once per request: past the limit a
-    request that could be sent again is refused, with its own request id."""
+    """The shortcut asks the limiter as the full path does, once per request (a refusal is
+    handed to the full path, which does not ask again): past the limit a request that could
+    be sent again is refused, with its own request id."""
     limit = 40
-    # One window for the whole test: a fixed clock.
-    site.gateway.limiter = InProcessRateLimiter(limit, 60, clock=lambda: 30.0)
+    limiter = site.gateway.limiter = CountingLimiter(limit)
     await site.publish_page("/limited", "<p>limited</p>", name="limited")
     used = 0
     while not len(site.gateway.ready_responses):
@@ -161,8 +176,58 @@ async def test_the_rate_limit_counts_each_request_sent_again_once(
     ]
     statuses = [answer.status_code for answer in answers]
     assert statuses == [200] * (limit - used) + [429] * used
+    assert limiter.asked == used + limit
     assert [answer.headers["x-request-id"] for answer in answers] == [
         f"req-{n}" for n in range(limit)
     ]
     assert answers[-1].headers["retry-after"] == "30"
     assert "Too many requests" in answers[-1].text
+
+
+async def test_a_page_sent_again_is_counted_and_sent_inside_its_request_id(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page metrics and the L1 hit count it as the full path would, and `send` runs inside
+    the request's log context (uvicorn writes its access line from within `send`)."""
+    await site.publish_page("/counted", "<p>counted</p>", name="counted")
+    await _until_sent_again(site, "/counted")
+
+    def no_full_path(path: str) -> None:
+        raise AssertionError(f"{path} took the full path")
+
+    monkeypatch.setattr(site.gateway.state.routes, "match", no_full_path)
+    pages, hits = PAGE_OUTCOMES["page", 2].value, CACHE_RESULTS.labels("HIT-L1").value
+    timed = sum(PAGE_DURATIONS["page"].counts)
+    sent: list[tuple[str, str | None]] = []
+
+    async def send(message: Message) -> None:
+        sent.append((message["type"], request_id.get()))
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    for n in range(3):
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/counted",
+            "raw_path": b"/counted",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"accept-encoding", b"identity"),
+                (b"x-request-id", f"trace-{n}".encode()),
+            ],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 80),
+        }
+        await site.front(scope, receive, send)
+        assert sent[-2:] == [
+            ("http.response.start", f"trace-{n}"),
+            ("http.response.body", f"trace-{n}"),
+        ]
+    assert PAGE_OUTCOMES["page", 2].value == pages + 3
+    assert CACHE_RESULTS.labels("HIT-L1").value == hits + 3
+    assert sum(PAGE_DURATIONS["page"].counts) == timed + 3
