@@ -12,8 +12,11 @@ import httpx
 import orjson
 import pytest
 
+from dyndash_common.cache import MemoryCache
 from dyndash_common.site import record_warm_report
-from dyndash_common.site.warming import WarmFailure, WarmReport
+from dyndash_common.site.builder import PageOrder
+from dyndash_common.site.failures import Signature
+from dyndash_common.site.warming import MemorySink, Target, WarmFailure, WarmReport, warm
 from tests.gateway.conftest import Site, start_site
 from tests.utils.backends import Backend
 
@@ -304,11 +307,11 @@ async def test_a_warm_run_records_status_only_against_the_versions_it_rendered(
     """A warm run that ends after a newer version arrived says nothing about the newer one: a
     failure of version 1 does not mark version 2 failed (which a later `ok` for version 2
     could not lift), and a success of version 1 does not mark version 2 `ok`."""
-    template = await site.admin.create_template("late", "<p>{{ 1 // 0 }}</p>")
     part = await site.admin.create_template("late-part", "<i>one</i>")
-    for changed in (template, part):
+    template = await site.admin.create_template("late", "<p>{{ 1 // 0 }}</p>")
+    for changed, html in ((template, "<p>{% include 'late-part' %}</p>"), (part, "<i>two</i>")):
         updated = await site.admin.client.put(
-            f"/api/v1/templates/{changed['id']}", json={"html_content": "<p>two</p>"}
+            f"/api/v1/templates/{changed['id']}", json={"html_content": html}
         )
         assert updated.json()["data"]["version"] == 2
 
@@ -317,15 +320,46 @@ async def test_a_warm_run_records_status_only_against_the_versions_it_rendered(
         return data["render_status"]  # type: ignore[no-any-return]
 
     runtime = site.gateway.runtime
-    old_graph = (("late", 1), ("late-part", 1))
-    failed = WarmFailure("page /late", "late", "ZeroDivisionError", False, old_graph)
+    old: Signature = (("late", 1), ("late-part", 1))
+    failed = WarmFailure("page /late", "late", "ZeroDivisionError", False, old)
     await record_warm_report(runtime, WarmReport(failures=[failed]))
-    await record_warm_report(runtime, WarmReport(rendered={"late": old_graph}))
+    await record_warm_report(runtime, WarmReport(rendered={("late", old)}))
     assert (await status(template["id"]), await status(part["id"])) == (None, None)
 
-    new_graph = (("late", 2), ("late-part", 2))
-    await record_warm_report(runtime, WarmReport(rendered={"late": new_graph}))
+    new: Signature = (("late", 2), ("late-part", 2))
+    await record_warm_report(runtime, WarmReport(rendered={("late", new)}))
     assert (await status(template["id"]), await status(part["id"])) == ("ok", "ok")
+
+
+async def test_a_warm_run_reports_the_versions_its_renders_were_of(site: Site) -> None:
+    """The catalog moves on while a run waits for its locks: what is reported is what the
+    render took its sources from, not the state when the target was made."""
+    part = await site.admin.create_template("moving-part", "<i>one</i>")
+    await site.publish_page("/moving", "<p>{% include 'moving-part' %}</p>", name="moving")
+    page = await site.eventually("/moving", lambda r: r.status_code == 200)
+    assert page.text == "<p><i>one</i></p>"
+    gateway = site.gateway
+    matched = gateway.state.routes.match("/moving")
+    assert matched is not None
+    route = matched[0]
+    target = Target(
+        "page /moving", "key", "signature", PageOrder(route, "moving", {}, {}), "moving"
+    )
+
+    await site.admin.client.put(
+        f"/api/v1/templates/{part['id']}", json={"html_content": "<i>two</i>"}
+    )
+    for _ in range(500):
+        if gateway.state.catalog.by_name["moving-part"].version == 2:
+            break
+        await asyncio.sleep(0.01)
+    sink = MemorySink(MemoryCache(1024 * 1024))
+    report = await warm([target], gateway.builder, sink)
+    assert report.failures == []
+    assert report.rendered == {("moving", (("moving", 1), ("moving-part", 2)))}
+    entry = sink.memory.get("key", "signature")
+    assert entry is not None
+    assert entry.body == b"<p><i>two</i></p>"
 
 
 @pytest.mark.parametrize("trusted", [False, True])

@@ -21,7 +21,7 @@ from dyndash_common.db.models import Dashboard, Widget
 from dyndash_common.envelope import success
 from dyndash_common.errors import BlockedRender, BudgetExceeded, RenderError
 from dyndash_common.metrics import RENDER_SECONDS, RENDERS
-from dyndash_common.site.failures import RenderFailures
+from dyndash_common.site.failures import RenderFailures, Signature
 from dyndash_common.site.state import Catalog, RouteInfo, WidgetInfo
 from dyndash_common.templating.pool import RenderJob, RenderPool, source_key
 from dyndash_common.widgets.layout import LAYOUT_NAME
@@ -107,6 +107,8 @@ class ProcessTemplates:
 
 
 BudgetFailed = Callable[[str, str], None]
+# Each template a build rendered, with the versions of its include graph that render was of.
+RenderedGraphs = dict[str, Signature]
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,12 @@ class PageBuilder:
         return urls
 
     async def _render(
-        self, name: str | None, source: str | None, context: dict[str, Any], assets: dict[str, str]
+        self,
+        name: str | None,
+        source: str | None,
+        context: dict[str, Any],
+        assets: dict[str, str],
+        rendered: RenderedGraphs | None = None,
     ) -> str:
         admit = None
         # The built-in layout is ours, not an admin's: what can put it over budget is a
@@ -219,6 +226,10 @@ class PageBuilder:
         # Only names of existing templates become labels, so the series stay bounded.
         label = "_inline" if name is None else name if name in self.catalog.by_name else "_unknown"
         started = time.perf_counter()
+        if rendered is not None and name is not None:
+            # Read from the catalog right where the render takes its sources, with nothing
+            # awaited in between: the versions this render is of.
+            rendered[name] = self.catalog.signature(name)
         try:
             html = await self.templates.render(name, source, context, assets, admit)
         except BlockedRender:
@@ -235,12 +246,15 @@ class PageBuilder:
         RENDERS.labels(label, "ok").inc()
         return html
 
-    async def build(self, order: BuildOrder) -> CachedEntry | None:
-        """What `order` names, built now; None when it no longer exists."""
+    async def build(
+        self, order: BuildOrder, rendered: RenderedGraphs | None = None
+    ) -> CachedEntry | None:
+        """What `order` names, built now; None when it no longer exists. `rendered` is given
+        each template rendered for it, with the versions of its include graph rendered."""
         if isinstance(order, PageOrder):
-            return await self.page(order.route, order.template, order.params, order.query)
+            return await self.page(order.route, order.template, order.params, order.query, rendered)
         if isinstance(order, FragmentOrder):
-            return await self.fragment(order.widget, order.ttl)
+            return await self.fragment(order.widget, order.ttl, rendered)
         return await self.dashboard_data(order.dashboard_id, order.ttl)
 
     def _refuse_failed(self, name: str) -> None:
@@ -249,7 +263,12 @@ class PageBuilder:
             raise BlockedRender(f"{reason} (not rendered again until the template changes)")
 
     async def page(
-        self, route: RouteInfo, template: str, params: dict[str, str], query: dict[str, str]
+        self,
+        route: RouteInfo,
+        template: str,
+        params: dict[str, str],
+        query: dict[str, str],
+        rendered: RenderedGraphs | None = None,
     ) -> CachedEntry:
         nonce = secrets.token_urlsafe(12)
         context: dict[str, Any] = {
@@ -260,11 +279,13 @@ class PageBuilder:
             "csp_nonce": nonce,
             "inline_priority": route.inline_priority,
         }
-        html = await self._render(template, None, context, self.asset_urls(template))
+        html = await self._render(template, None, context, self.asset_urls(template), rendered)
         policy = content_security_policy(nonce, self.site_csp, dict(route.csp))
         return CachedEntry.build(html.encode(), HTML, route.cache_ttl, csp=policy)
 
-    async def fragment(self, widget: WidgetInfo, ttl: int) -> CachedEntry | None:
+    async def fragment(
+        self, widget: WidgetInfo, ttl: int, rendered: RenderedGraphs | None = None
+    ) -> CachedEntry | None:
         async with self.database.read() as session:
             row = await session.get(Widget, widget.id)
         if row is None:
@@ -272,7 +293,7 @@ class PageBuilder:
         nonce = secrets.token_urlsafe(12)
         context = {"widget": _widget_context(row), "csp_nonce": nonce}
         if widget.template:
-            html = await self._render(widget.template, None, context, {})
+            html = await self._render(widget.template, None, context, {}, rendered)
         else:
             html = await self._render(None, DEFAULT_FRAGMENT, context, {})
         policy = content_security_policy(nonce, self.site_csp)

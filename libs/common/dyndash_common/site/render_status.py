@@ -63,31 +63,34 @@ async def record_render_status(
 
 
 async def record_warm_report(runtime: Runtime, report: WarmReport) -> None:
-    """Mark each template a warm run rendered, at the version it rendered (the target's, not
-    the catalog's when the run ends): `failed` with the first error, else `ok`. A page that
-    rendered also marks `ok` what it includes, extends or imports, at their versions then (a
-    layout or partial is never rendered alone, and would otherwise read "not rendered" for
-    ever). Templates nothing was rendered with keep their status."""
-    outcomes: dict[str, str | None] = {}
-    versions: dict[str, int] = {}
-    budget_graphs: dict[str, str] = {}
+    """Mark each template a warm run rendered, at the version each render was of (not the
+    catalog's when the run ends): `failed` with the first error, else `ok`. A page that
+    rendered also marks `ok` what it includes, extends or imports, at the versions rendered
+    with it (a layout or partial is never rendered alone, and would otherwise read "not
+    rendered" for ever). Templates nothing was rendered with keep their status."""
+    outcomes: dict[tuple[str, int], str | None] = {}
+    budget_graphs: dict[tuple[str, int], str] = {}
     for failure in report.failures:
-        if failure.template is None:
-            continue
-        versions.update(failure.graph)
-        if outcomes.get(failure.template) is None:
-            outcomes[failure.template] = f"{failure.target}: {failure.error}"
+        version = dict(failure.signature).get(failure.template or "")
+        if failure.template is None or version is None:
+            continue  # failed before it rendered: nothing to say about a version
+        key = (failure.template, version)
+        if outcomes.get(key) is None:
+            outcomes[key] = f"{failure.target}: {failure.error}"
         if failure.over_budget:
-            budget_graphs[failure.template] = graph_digest(failure.graph)
-    for template, graph in report.rendered.items():
-        outcomes.setdefault(template, None)
-        if outcomes[template] is None:
-            # Only the graph of a render that succeeded is known to render.
-            for member, version in graph:
+            budget_graphs[key] = graph_digest(failure.signature)
+    succeeded = [
+        (template, signature)
+        for template, signature in report.rendered
+        if template in dict(signature)
+    ]
+    for template, signature in succeeded:
+        outcomes.setdefault((template, dict(signature)[template]), None)
+    for template, signature in succeeded:
+        if outcomes[template, dict(signature)[template]] is None:
+            for member in signature:
                 outcomes.setdefault(member, None)
-                versions.setdefault(member, version)
-    for name, error in outcomes.items():
-        if name in versions:
-            await record_render_status(
-                runtime, name, versions[name], error, budget_graph=budget_graphs.get(name)
-            )
+    for (name, version), error in outcomes.items():
+        await record_render_status(
+            runtime, name, version, error, budget_graph=budget_graphs.get((name, version))
+        )

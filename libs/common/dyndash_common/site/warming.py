@@ -29,7 +29,9 @@ from dyndash_common.site.builder import (
     FragmentOrder,
     PageBuilder,
     PageOrder,
+    RenderedGraphs,
 )
+from dyndash_common.site.failures import Signature
 from dyndash_common.site.impact import routes_affected
 from dyndash_common.site.state import SiteState
 
@@ -52,10 +54,6 @@ class Target:
     template: str | None
     # The route of a page target, so a big change can be split by route across workers.
     route_id: int | None = None
-    # The template's include graph with each member's version, as the target was made: its
-    # render status is recorded against these versions, not the ones current when the run
-    # ends (a newer version may have arrived meanwhile, and is not what was rendered).
-    graph: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,9 @@ class WarmFailure:
     template: str | None
     error: str
     over_budget: bool
-    graph: tuple[tuple[str, int], ...] = ()
+    # The versions of the template's include graph that the failed render was of; empty when
+    # it failed before rendering (then nothing is recorded for it).
+    signature: Signature
 
 
 @dataclass
@@ -72,8 +72,9 @@ class WarmReport:
     written: int = 0
     skipped: int = 0
     failures: list[WarmFailure] = field(default_factory=list)
-    # Templates rendered successfully by this run, each with its include graph's versions.
-    rendered: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    # Templates rendered successfully by this run, each with the versions of its include
+    # graph that render was of (a template may render at two versions in one run).
+    rendered: set[tuple[str, Signature]] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -194,7 +195,6 @@ async def targets_for(
                     PageOrder(route, template.name, params, query),
                     template.name,
                     route.id,
-                    state.catalog.signature(template.name),
                 )
             )
     fragments: dict[Hashable, Target] = {}
@@ -225,7 +225,6 @@ def _dashboard_targets(state: SiteState, event: ChangeEvent, ttl: int) -> list[T
                     keys.fragment_signature(state, widget),
                     FragmentOrder(widget, ttl),
                     widget.template,
-                    graph=state.catalog.signature(widget.template) if widget.template else (),
                 )
             )
         targets.append(
@@ -285,8 +284,12 @@ WARM_FAULTS: tuple[type[Exception], ...] = (BudgetExceeded, *TEMPLATE_FAULTS)
 async def _warm_one(
     target: Target, builder: PageBuilder, sink: WarmSink, report: WarmReport
 ) -> None:
+    # The versions each render was of, taken where the render took its sources: the catalog
+    # may move on while a run awaits its locks and renders, so neither the versions when the
+    # target was made nor those when the run ends are necessarily the ones rendered.
+    rendered: RenderedGraphs = {}
     try:
-        entry = await builder.build(target.order)
+        entry = await builder.build(target.order, rendered)
     except WARM_FAULTS as error:
         message = f"{type(error).__name__}: {error}"
         report.failures.append(
@@ -295,13 +298,12 @@ async def _warm_one(
                 target.template,
                 message,
                 isinstance(error, BudgetExceeded),
-                target.graph,
+                rendered.get(target.template, ()) if target.template else (),
             )
         )
         log.warning("warm_failed", extra={"details": {"target": target.label, "error": message}})
         return
-    if target.template:
-        report.rendered[target.template] = target.graph
+    report.rendered.update(rendered.items())
     if entry is not None and entry.ttl > 0:
         await sink.put(target.key, target.signature, entry)
         report.written += 1
