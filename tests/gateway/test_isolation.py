@@ -33,6 +33,9 @@ RENDER_TIMEOUT = 1.0
 # children's (each of those is capped by the render memory budget).
 SERVING_RSS_LIMIT_MIB = 250
 PROBE_P99_LIMIT_MS = 100
+# Probe samples per hostile class: enough for the 99th percentile to be one, not the maximum of
+# a handful (a single scheduling hiccup of this 2-core machine would otherwise decide it).
+PROBE_SAMPLES = 200
 LOOP_LAG_LIMIT = "0.05"
 LIMIT_NAMED = re.compile(r"memory|time budget|CPU|crashed|bits|nest", re.IGNORECASE)
 
@@ -191,9 +194,9 @@ async def _eventually_served(servers: Servers, path: str) -> httpx.Response:
     raise AssertionError(f"{path} never reached the gateway")
 
 
-async def _probe(servers: Servers, stop: asyncio.Event) -> tuple[list[float], list[int]]:
-    latencies: list[float] = []
-    health: list[int] = []
+async def _probe(
+    servers: Servers, stop: asyncio.Event, latencies: list[float], health: list[int]
+) -> None:
     while not stop.is_set():
         started = time.perf_counter()
         page = await servers.web.get("/probe")
@@ -201,7 +204,6 @@ async def _probe(servers: Servers, stop: asyncio.Event) -> tuple[list[float], li
         assert page.status_code == 200
         health.append((await servers.web.get("/healthz")).status_code)
         await asyncio.sleep(0.005)
-    return latencies, health
 
 
 async def _requested_concurrently(
@@ -236,10 +238,24 @@ async def test_hostile_templates_cannot_hurt_the_serving_processes(servers: Serv
         await _eventually_served(servers, f"/{kind}/first")
 
         stop = asyncio.Event()
-        probe = asyncio.create_task(_probe(servers, stop))
-        answers = await _requested_concurrently(servers, [f"/{kind}/{n}" for n in range(50)])
+        latencies: list[float] = []
+        health: list[int] = []
+        probe = asyncio.create_task(_probe(servers, stop, latencies, health))
+        hostile = [f"/{kind}/{n}" for n in range(50)]
+        answers = await _requested_concurrently(servers, hostile)
+        # The loop lag is judged over the write and the burst the issue describes.
+        lag_after = _lag_samples((await servers.web.get(servers.metrics_url)).text)
+        # The same 50 values again until the probe has enough samples for a 99th percentile
+        # (a handful would make it their maximum, which one scheduling hiccup of a 2-core
+        # machine decides): the first round renders and fails; later rounds are answered from
+        # the remembered failure, two at a time, so that the probe measures the hostile page's
+        # effect rather than this client's own load.
+        for _ in range(200):
+            if len(latencies) >= PROBE_SAMPLES or probe.done():
+                break
+            answers += await _requested_concurrently(servers, hostile, concurrency=2)
         stop.set()
-        latencies, health = await probe
+        await probe
         for answer in answers:
             assert answer.status_code == 503, (kind, answer.status_code, answer.text[:300])
             assert LIMIT_NAMED.search(answer.text), (kind, answer.text[:300])
@@ -261,7 +277,6 @@ async def test_hostile_templates_cannot_hurt_the_serving_processes(servers: Serv
                 break
             await asyncio.sleep(0.05)
         assert status["data"]["render_status"] == "failed", (kind, status)
-        lag_after = _lag_samples((await servers.web.get(servers.metrics_url)).text)
         samples += lag_after[0] - lag_before[0]
         late_by_kind[kind] = (lag_after[0] - lag_before[0]) - (lag_after[1] - lag_before[1])
 
