@@ -199,7 +199,7 @@ class GatewayFront:
             PAGE_DURATIONS[kind].observe(perf_counter() - started)
 
     async def _serve(self, scope: Scope, send: Send, decision: RateDecision | None) -> None:
-        """Serve the request; `decision` is the limiter's, when it was already asked."""
+        """Serve the request; `decision` is the limiter's (None: no limiter, or not asked)."""
         gateway: Gateway | None = getattr(self.holder.state, "gateway", None)
         method = scope["method"]
         head = method == "HEAD"
@@ -215,9 +215,7 @@ class GatewayFront:
                 headers=[(b"allow", b"GET, HEAD")],
             )
             return
-        if decision is None and gateway.limiter is not None:
-            client = client_address(scope, gateway.settings.trusted_proxies)
-            decision = await gateway.limiter.hit(client)
+        # The front asked the limiter for every GET and HEAD once the gateway was up.
         if decision is not None and not decision.allowed:
             await send_page(
                 send,
