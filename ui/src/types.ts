@@ -34,7 +34,8 @@ export interface Version extends VersionSummary {
 export interface Route {
   id: number;
   path: string;
-  template_id: number;
+  /** null: the built-in dashboard layout. */
+  template_id: number | null;
   method: string;
   handler_config: { dashboard_id?: number | null; context?: Record<string, unknown>; [key: string]: unknown };
   is_active: boolean;

@@ -3,13 +3,21 @@ import { announce, confirmDialog } from "../dialog";
 import { field, h } from "../dom";
 import { link, navigate, type Params, type View } from "../router";
 import type { Dashboard, Widget } from "../types";
-import { confirmManaged, explain, jsonField, lockBadge } from "./forms";
+import { baseline, confirmManaged, explain, jsonField, lockBadge, NO_CHANGES, tracked, trackedCheck, trackedJson } from "./forms";
 
 function dashboardForm(dashboard: Dashboard | null, done: (saved: Dashboard) => void, cancel: () => void): HTMLElement {
   const name = h("input", { type: "text", required: true, value: dashboard?.name ?? "", spellcheck: "false" });
   const title = h("input", { type: "text", value: dashboard?.title ?? "" });
   const description = h("input", { type: "text", value: dashboard?.description ?? "" });
   const isPublic = h("input", { type: "checkbox", id: "dashboard-public", checked: dashboard?.is_public ?? false });
+  const fields = {
+    name: tracked(name, (text) => text.trim()),
+    title: tracked(title),
+    // An emptied description is no description.
+    description: tracked(description, (text) => text || null),
+    is_public: trackedCheck(isPublic),
+  };
+  const shown = baseline(fields);
   const error = h("p", { class: "error", role: "alert" });
   const form = h(
     "form",
@@ -25,7 +33,13 @@ function dashboardForm(dashboard: Dashboard | null, done: (saved: Dashboard) => 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";
-    const body = { name: name.value.trim(), title: title.value, description: description.value || null, is_public: isPublic.checked };
+    // Editing: only what the user changed (the API leaves the rest as it is).
+    const body = dashboard ? shown.changes() : shown.values();
+    if (dashboard && Object.keys(body).length === 0) {
+      announce(`${NO_CHANGES} in dashboard ${dashboard.name}`);
+      cancel();
+      return;
+    }
     const force = await confirmManaged(dashboard, "dashboard");
     if (force === null) return;
     try {
@@ -95,7 +109,17 @@ function widgetForm(dashboardId: number, widget: Widget | null, done: () => void
   const title = h("input", { type: "text", value: widget?.title ?? "" });
   const type = h("input", { type: "text", value: widget?.type ?? "generic", spellcheck: "false" });
   const config = jsonField("Widget config", widget?.config ?? {});
-  const data = jsonField("Widget data", widget?.data ?? {});
+  // Data may be any JSON value, null too: shown as stored.
+  const data = jsonField("Widget data", widget ? widget.data : {});
+  const fields = {
+    key: tracked(key, (text) => text.trim()),
+    title: tracked(title),
+    type: tracked(type, (text) => text.trim()),
+    config: trackedJson(config),
+  };
+  const shown = baseline(fields);
+  // Data has its own endpoint and version (data_version), as pushes from jobs use it.
+  const shownData = baseline({ data: trackedJson(data) });
   const error = h("p", { class: "error", role: "alert" });
   const form = h(
     "form",
@@ -112,28 +136,34 @@ function widgetForm(dashboardId: number, widget: Widget | null, done: () => void
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";
-    let configValue: unknown;
-    let dataValue: unknown;
+    let changed: Record<string, unknown>;
+    let dataChanged: Record<string, unknown>;
+    let created: Record<string, unknown> = {};
     try {
-      configValue = config.parse();
-      dataValue = data.parse();
+      changed = shown.changes();
+      dataChanged = shownData.changes();
+      if (!widget) created = { ...shown.values(), data: data.parse() };
     } catch {
+      return;
+    }
+    if (widget && Object.keys(changed).length === 0 && Object.keys(dataChanged).length === 0) {
+      announce(`${NO_CHANGES} in widget ${widget.key}`);
+      cancel();
       return;
     }
     const force = await confirmManaged(widget, "widget");
     if (force === null) return;
     const query = force ? { force: true } : undefined;
+    const savedKey = String((widget ? changed.key : created.key) ?? widget?.key ?? "");
     try {
       if (widget) {
-        await call("PUT", `/api/v1/widgets/${widget.id}`, { body: { key: key.value.trim(), title: title.value, type: type.value.trim(), config: configValue }, ifMatch: widget.version, query });
-        // Data has its own endpoint and version (data_version), as pushes from jobs use it.
-        if (JSON.stringify(dataValue) !== JSON.stringify(widget.data)) {
-          await call("POST", `/api/v1/data/widget/${widget.id}`, { body: { data: dataValue }, query });
-        }
+        // Editing: only what the user changed (the API leaves the rest as it is).
+        if (Object.keys(changed).length) await call("PUT", `/api/v1/widgets/${widget.id}`, { body: changed, ifMatch: widget.version, query });
+        if ("data" in dataChanged) await call("POST", `/api/v1/data/widget/${widget.id}`, { body: dataChanged, query });
       } else {
-        await call("POST", `/api/v1/dashboards/${dashboardId}/widgets`, { body: { key: key.value.trim(), title: title.value, type: type.value.trim(), config: configValue, data: dataValue } });
+        await call("POST", `/api/v1/dashboards/${dashboardId}/widgets`, { body: created });
       }
-      announce(`Saved widget ${key.value.trim()}`);
+      announce(`Saved widget ${savedKey}`);
       done();
     } catch (failure) {
       error.textContent = explain(failure);

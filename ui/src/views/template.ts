@@ -7,7 +7,7 @@ import { field, h } from "../dom";
 import { type CodeEditor, createEditor, type Lang } from "../editor";
 import { navigate, type Params, type View } from "../router";
 import type { Template, Version } from "../types";
-import { jsonField } from "./forms";
+import { jsonField, NO_CHANGES } from "./forms";
 import { createHistory, type HistoryPanel } from "./history";
 import { type Content, createPreview } from "./preview";
 
@@ -62,14 +62,18 @@ export function templateView(params: Params): View {
   let template: Template | null = null;
   let baseVersion: number | null = null;
   let saved: Draft = { name: "", description: "", is_active: true, config: "{}", html_content: "", css_content: "", js_content: "" };
+  // The row as the form shows it: a text input drops line breaks, the code editors keep LF
+  // for CRLF and CR. A save sends only the fields that differ from this (README, "The admin
+  // web UI"), so a value the form cannot show exactly is not rewritten unless edited.
+  const asShown = (text: string) => text.replace(/\r\n?/g, "\n");
   const snapshot = (row: Template): Draft => ({
     name: row.name,
-    description: row.description ?? "",
+    description: (row.description ?? "").replace(/[\r\n]/g, ""),
     is_active: row.is_active,
     config: JSON.stringify(row.config ?? {}, null, 2),
-    html_content: row.html_content,
-    css_content: row.css_content,
-    js_content: row.js_content,
+    html_content: asShown(row.html_content),
+    css_content: asShown(row.css_content),
+    js_content: asShown(row.js_content),
   });
   let saving = false;
 
@@ -112,6 +116,8 @@ export function templateView(params: Params): View {
     activeInput.checked = row.is_active;
     configField.set(row.config);
     for (const [key] of EDITORS) editors.get(key)?.set(row[key]);
+    // Exactly what the fields hold now, whatever they made of the row's values.
+    saved = draft();
     heading.textContent = `Template ${row.name}`;
     document.title = `${heading.textContent} · dyndash admin`;
     lock.hidden = !managed(row);
@@ -132,14 +138,24 @@ export function templateView(params: Params): View {
   async function save(options: { force?: boolean } = {}): Promise<void> {
     if (saving || saveButton.disabled) return;
     const edited = draft();
-    let config: unknown;
-    try {
-      config = configField.parse();
-    } catch {
+    // A new template sends every field; an edit only those changed (the API keeps the rest).
+    const keys = (Object.keys(edited) as (keyof Draft)[]).filter((key) => id === null || edited[key] !== saved[key]);
+    if (!keys.length) {
+      saveStatus.textContent = NO_CHANGES;
+      el.removeAttribute("data-dirty");
       return;
     }
-    const body = { ...edited, description: edited.description || null, config };
-    if (!body.name) {
+    const body: Record<string, unknown> = {};
+    for (const key of keys) body[key] = edited[key];
+    if ("config" in body) {
+      try {
+        body.config = configField.parse();
+      } catch {
+        return;
+      }
+    }
+    if ("description" in body) body.description = edited.description || null;
+    if ("name" in body && !edited.name) {
       errorBox.textContent = "Name: a template needs a name.";
       nameInput.focus();
       return;
@@ -225,6 +241,8 @@ export function templateView(params: Params): View {
     keepMine.addEventListener("click", () => {
       template = server;
       baseVersion = server.version;
+      // Saved over the server's version: every field where mine differs from it is sent.
+      saved = snapshot(server);
       void save();
     });
     takeTheirs.addEventListener("click", () => {
@@ -238,6 +256,7 @@ export function templateView(params: Params): View {
       // version, with its diff left open as the reference.
       template = server;
       baseVersion = server.version;
+      saved = snapshot(server);
       keepMine.remove();
       takeTheirs.remove();
       merge.remove();
