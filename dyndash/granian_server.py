@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 from typing import Any
 
 from granian._futures import _future_watcher_wrapper, _new_cbscheduler
@@ -35,6 +36,11 @@ log = logging.getLogger("granian.error")
 access = logging.getLogger("granian.access")
 # After the requests in flight are done or cancelled, how long granian may take to close.
 CLOSE_SECONDS = 2.0
+# Requests in flight that are not live streams: granian admits at most live_max_streams plus
+# this many at once (its `backpressure`; its default, backlog / workers = 1,024, was shared with
+# streams, so 1,024 open streams left no room for a page or a health check). Open streams are
+# capped below it by the gateway itself (README, "Security: what is enforced where").
+REQUEST_SLOTS = 1024
 # hyper refuses a read buffer smaller than this.
 MIN_BUFFER_BYTES = 8192
 # granian's loggers go to the root handler (our JSON lines), not to its own stdout handlers.
@@ -169,6 +175,25 @@ _ASGI_WORKER: Any = ASGIWorker
 SINGLE_THREAD_WORKER: Any = AsyncWorker.wrap_target(_single_thread_worker)
 
 
+def in_flight_cap(settings: Settings) -> int:
+    return settings.live_max_streams + REQUEST_SLOTS
+
+
+def _allow_open_files(needed: int) -> None:
+    """Raise the soft limit on open files to the hard one: each stream holds a socket, and the
+    usual soft limit of 1,024 would refuse connections long before the stream cap."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        log.warning(
+            "open file limit %d is below the %d connections DYNDASH_LIVE_MAX_STREAMS allows",
+            soft,
+            needed,
+        )
+
+
 def _server(edge: Edge, settings: Settings, host: str, port: int) -> Server:
     return Server(
         edge,
@@ -179,6 +204,7 @@ def _server(edge: Edge, settings: Settings, host: str, port: int) -> Server:
         http=HTTPModes.http1,
         websockets=False,
         backlog=1024,
+        backpressure=in_flight_cap(settings),
         http1_settings=HTTP1Settings(
             header_read_timeout=int(settings.header_timeout_seconds * 1000),
             max_buffer_size=max(MIN_BUFFER_BYTES, settings.max_header_bytes),
@@ -211,6 +237,7 @@ async def serve(
     if lifespan.interrupt:
         raise StartupFailed("the application's start-up failed") from lifespan.exc
     edge = Edge(app, lifespan.state, settings.access_log)
+    _allow_open_files(in_flight_cap(settings) + 256)
     server = _server(edge, settings, host, port)
     serving = asyncio.create_task(server.serve(SINGLE_THREAD_WORKER))
     stopping = asyncio.create_task(stop.wait())

@@ -26,6 +26,7 @@ from dyndash_common.errors import (
 from dyndash_common.site import data_key
 from dyndash_common.web import (
     PathId,
+    SlotStreamingResponse,
     client_address,
     dependency_checks,
     draining,
@@ -92,13 +93,7 @@ async def dashboard_data(
     """The dashboard and its widgets with their data; a key with `data:read`
     unless the dashboard is public."""
     gateway = _gateway(request)
-    client = client_address(request.scope, gateway.settings.trusted_proxies)
-    decision = await gateway.runtime.rate_limiter.hit(f"data:{client}")
-    if not decision.allowed:
-        raise RateLimited(
-            f"rate limit of {decision.limit} requests per {decision.window_seconds} s exceeded",
-            headers=decision.headers(),
-        )
+    await _limited(gateway, request)
     await _authorise_dashboard(gateway, dashboard_id, presented)
     dashboard = gateway.state.dashboards[dashboard_id]
     ttl = gateway.settings.fragment_ttl_seconds
@@ -126,6 +121,19 @@ async def dashboard_data(
     )
 
 
+async def _limited(gateway: Gateway, request: Request) -> str:
+    """The client's address, once the rate limiter let this request through (data requests and
+    stream opens share one budget per address)."""
+    client = client_address(request.scope, gateway.settings.trusted_proxies)
+    decision = await gateway.runtime.rate_limiter.hit(f"data:{client}")
+    if not decision.allowed:
+        raise RateLimited(
+            f"rate limit of {decision.limit} requests per {decision.window_seconds} s exceeded",
+            headers=decision.headers(),
+        )
+    return client
+
+
 async def _authorise_dashboard(
     gateway: Gateway, dashboard_id: int, presented: str | None, *, fresh: bool = False
 ) -> None:
@@ -148,7 +156,7 @@ async def _authorise_dashboard(
     response_class=StreamingResponse,
     responses={
         200: event_stream("Widget updates as Server-Sent Events (`event: widget`)"),
-        **error_responses(401, 403, 404, 422, 503),
+        **error_responses(401, 403, 404, 422, 429, 503),
     },
     openapi_extra=KEY_IF_NOT_PUBLIC,
 )
@@ -158,8 +166,10 @@ async def live_dashboard(
     """Widget updates of one dashboard as they happen: `event: widget`, data with the widget
     id, its data version and the fragment URL to fetch. The stream ends (`event: error`) once
     the key is revoked or the dashboard turns private or goes, and (`event: closing`) when
-    the gateway shuts down."""
+    the gateway shuts down. Open streams are bounded per client address (429) and per gateway
+    process (503), and each open counts against the address's rate limit."""
     gateway = _gateway(request)
+    client = await _limited(gateway, request)
     await _authorise_dashboard(gateway, dashboard_id, presented)
 
     async def frames() -> AsyncGenerator[bytes, None]:
@@ -176,8 +186,11 @@ async def live_dashboard(
             return error.message
         return None
 
-    return StreamingResponse(
+    # Taken last: nothing between here and the response's start can fail and keep it.
+    slot = gateway.stream_slots.take(client)
+    return SlotStreamingResponse(
         guarded(frames(), recheck=refusal, closing=draining(request)),
+        slot=slot,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

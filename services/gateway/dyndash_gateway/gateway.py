@@ -34,6 +34,7 @@ from dyndash_common.site import (
     warm,
 )
 from dyndash_common.tasks import cancel_and_wait
+from dyndash_common.web import StreamSlots
 from dyndash_common.templating import RenderBudget, RenderPool
 from dyndash_gateway.live import LiveHub
 from dyndash_gateway.ready import ReadyResponses
@@ -157,6 +158,9 @@ class Gateway:
         self._tasks: list[asyncio.Task[None]] = []
         self._loaded = asyncio.Event()
         self.live = LiveHub()
+        self.stream_slots = StreamSlots(
+            per_holder=settings.live_max_per_address, total=settings.live_max_streams
+        )
         self.follower.listeners.append(self.live.on_event)
         self.variants = (
             Variants(runtime.redis, settings.redis_prefix) if runtime.redis is not None else None

@@ -29,6 +29,7 @@ from dyndash_common.web.paths import (
     sent_path,
 )
 from dyndash_common.web.readiness import dependency_checks
+from dyndash_common.web.stream_slots import SlotStreamingResponse, StreamSlot, StreamSlots
 from dyndash_common.web.streams import DRAINING_STATE_KEY, KEEPALIVE_SECONDS, draining, guarded
 
 __all__ = [
@@ -43,6 +44,9 @@ __all__ = [
     "BodyLimitMiddleware",
     "PathId",
     "RequestIdMiddleware",
+    "SlotStreamingResponse",
+    "StreamSlot",
+    "StreamSlots",
     "client_address",
     "dependency_checks",
     "draining",
