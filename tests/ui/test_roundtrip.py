@@ -118,6 +118,10 @@ async def _assert_round_trip(ui: Session, site: Site) -> None:
 
 
 async def test_saving_every_demo_object_unchanged_changes_nothing(ui: Session, site: Site) -> None:
+    # The live preview of the partial demo-widget, which no route uses, renders without a
+    # widget and shows the 422 in the preview; whether it is sent before the next page opens
+    # depends on the machine. Writes are checked apart from the console.
+    ui.expect_status(422)
     assert await seed_demo(site.gateway.runtime)
     seeded = await _everything(site)
     assert len(seeded["templates"]) == 3
@@ -185,3 +189,31 @@ async def test_a_route_without_template_shows_the_built_in_layout(ui: Session, s
     template = page.get_by_label("Template", exact=True)
     await expect(template).to_have_value("")
     await expect(template.locator("option:checked")).to_have_text("built-in layout")
+
+
+async def test_a_route_moves_to_a_template_and_back_to_the_built_in_layout(
+    ui: Session, site: Site
+) -> None:
+    dashboard = await site.admin.create_dashboard("plain", is_public=True)
+    first = await site.admin.create_template("first", "<p>first</p>")
+    created = await site.admin.client.post(
+        "/api/v1/routes",
+        json={"path": "/plain", "handler_config": {"dashboard_id": dashboard["id"]}},
+    )
+    assert created.status_code == 201, created.text
+    route_id = created.json()["data"]["id"]
+    page = ui.page
+    await ui.sign_in(ADMIN_SECRET)
+    await page.get_by_role("link", name="Routes", exact=True).click()
+    row = page.get_by_role("row").filter(has_text="/plain")
+    cell = row.get_by_role("cell").nth(2)
+
+    for label, template_id, version in (("first", first["id"], 2), ("built-in layout", None, 3)):
+        await row.get_by_role("button", name="Edit /plain", exact=True).click()
+        await page.get_by_label("Template", exact=True).select_option(label=label)
+        await page.get_by_role("button", name="Save", exact=True).click()
+        await expect(cell).to_have_text(label)
+        saved = (await site.admin.client.get(f"/api/v1/routes/{route_id}")).json()["data"]
+        assert saved["template_id"] == template_id
+        assert saved["version"] == version
+        assert saved["handler_config"] == created.json()["data"]["handler_config"]
