@@ -30,14 +30,18 @@ class Stream:
         self.writer.close()
 
 
-async def open_stream(url: str, path: str, source: str = "127.0.0.1", timeout: float = 5) -> Stream:
+async def open_stream(
+    url: str, path: str, source: str = "127.0.0.1", timeout: float = 5, key: str | None = None
+) -> Stream:
     """Open a stream from `source` (any 127.0.0.0/8 address reaches loopback); status 0 if no
     status line came within `timeout`."""
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(
         parts.hostname, parts.port, local_addr=(source, 0)
     )
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n".encode())
+    credentials = f"X-API-Key: {key}\r\n" if key else ""
+    request = f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n{credentials}\r\n"
+    writer.write(request.encode())
     await writer.drain()
     stream = Stream(reader, writer)
     try:

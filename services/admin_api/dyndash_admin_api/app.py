@@ -23,6 +23,7 @@ from dyndash_common.web import (
     DRAINING_STATE_KEY,
     BodyLimitMiddleware,
     RequestIdMiddleware,
+    StreamSlots,
     install_error_handlers,
     instrument_http,
     operator_port,
@@ -61,6 +62,11 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
         lag = asyncio.create_task(sample_loop_lag())
         app.state.runtime = runtime
         app.state.render_pool = pool
+        app.state.event_stream_slots = StreamSlots(
+            per_holder=settings.events_max_per_key,
+            total=settings.events_max_streams,
+            holder_kind="API key",
+        )
         settle_heap()
 
         async def metrics() -> bytes:

@@ -34,8 +34,8 @@ from dyndash_common.site import (
     warm,
 )
 from dyndash_common.tasks import cancel_and_wait
-from dyndash_common.web import StreamSlots
 from dyndash_common.templating import RenderBudget, RenderPool
+from dyndash_common.web import StreamSlots
 from dyndash_gateway.live import LiveHub
 from dyndash_gateway.ready import ReadyResponses
 from dyndash_gateway.service import CachedResponses

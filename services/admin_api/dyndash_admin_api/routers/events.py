@@ -18,7 +18,15 @@ from dyndash_common.apikeys import authenticate, has_scope
 from dyndash_common.errors import Unauthorized
 from dyndash_common.events import ChangeEvent, follow
 from dyndash_common.runtime import Runtime
-from dyndash_common.web import KEEPALIVE_SECONDS, RATE_LIMIT, draining, event_stream, guarded
+from dyndash_common.web import (
+    KEEPALIVE_SECONDS,
+    RATE_LIMIT,
+    SlotStreamingResponse,
+    StreamSlots,
+    draining,
+    event_stream,
+    guarded,
+)
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
@@ -58,13 +66,13 @@ async def _frames(runtime: Runtime, after: int | None) -> AsyncGenerator[bytes, 
             **event_stream("Change events as Server-Sent Events, `id` the event id"),
             "headers": RATE_LIMIT,
         },
-        **errors(403),
+        **errors(403, 429, 503),
     },
 )
 async def stream_events(
     *,
     runtime: RuntimeDep,
-    _key: EventsReader,
+    key: EventsReader,
     request: Request,
     response: Response,
     presented: PresentedKey,
@@ -82,12 +90,17 @@ async def stream_events(
     # A header, like SSE's own Last-Event-ID, is text; an id past the last possible one
     # means "after everything".
     start = min(int(last_event_id), MAX_EVENT_ID) if last_event_id is not None else after
-    return StreamingResponse(
+    # Each open stream re-checks its key every few seconds: bounded per key (429) and per
+    # process (503), so one key cannot hold the process busy with idle streams.
+    slots: StreamSlots = request.app.state.event_stream_slots
+    slot = slots.take(f"key:{key.id}")
+    return SlotStreamingResponse(
         guarded(
             _frames(runtime, start),
             recheck=lambda: _refusal(runtime, presented),
             closing=draining(request),
         ),
+        slot=slot,
         media_type="text/event-stream",
         # The rate-limit state current_key set on `response`, which a returned response
         # does not inherit.
