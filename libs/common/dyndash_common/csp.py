@@ -19,6 +19,8 @@ MAX_ORIGINS = 20
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = rf"{_LABEL}(?:\.{_LABEL})*"
 _PORT = r"(?::[0-9]{1,5})?"
+# Anchored for the JSON Schema document; checked with fullmatch, since Python's `$` also matches
+# before a final newline, and a newline in a header value fails every response carrying it.
 ORIGIN_PATTERN = rf"^(?:https://{_HOST}{_PORT}|http://(?:localhost|127\.0\.0\.1){_PORT}|'self')$"
 _ORIGIN = re.compile(ORIGIN_PATTERN)
 
@@ -49,7 +51,7 @@ def check_csp(value: Any, path: str = "csp") -> dict[str, list[str]]:
         if len(origins) > MAX_ORIGINS:
             raise CspError(where, f"lists more than {MAX_ORIGINS} origins")
         for i, origin in enumerate(origins):
-            if not isinstance(origin, str) or not _ORIGIN.match(origin):
+            if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
                 raise CspError(
                     f"{where}[{i}]",
                     "must be an origin: https://host[:port], http://localhost[:port], "

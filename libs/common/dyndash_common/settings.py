@@ -88,8 +88,8 @@ class Settings(BaseSettings):
     # Per client address and gateway instance, for pages, fragments and assets; 0 turns it off.
     gateway_rate_limit_requests: int = Field(default=1200, ge=0)
     # Open /live streams per client address and per gateway process (README, "Security"); past
-    # either, 429 or 503 with Retry-After. The gateway's HTTP server admits this many requests
-    # in flight plus GATEWAY_REQUEST_SLOTS, so streams never take the slots pages and health use.
+    # either, 429 or 503 with Retry-After. granian admits this many requests in flight plus
+    # 1,024 (dyndash.granian_server), so streams never take the slots pages and health use.
     live_max_per_address: int = Field(default=8, ge=1)
     live_max_streams: int = Field(default=2000, ge=1, le=100_000)
     # Open GET /api/v1/events streams per API key and per admin API process.

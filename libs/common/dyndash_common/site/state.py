@@ -196,7 +196,8 @@ class RouteTable:
         if route is not None:
             return route, {}
         for pattern, candidate in self.dynamic:
-            found = pattern.match(path)
+            # fullmatch: Python's `$` also matches before a final newline.
+            found = pattern.fullmatch(path)
             if found:
                 return candidate, found.groupdict()
         return None

@@ -220,7 +220,7 @@ def check_config(config: Mapping[str, Any]) -> None:
                     )
     if "colors" in config:
         for i, colour in enumerate(_list(config["colors"], "config.colors", MAX_SERIES, "colours")):
-            if not isinstance(colour, str) or not _COLOUR.match(colour):
+            if not isinstance(colour, str) or not _COLOUR.fullmatch(colour):
                 raise WidgetDataError(f"config.colors[{i}]", "must be a colour like '#1f77b4'")
     for name in ("stacked", "horizontal"):
         if name in config and not isinstance(config[name], bool):

@@ -31,7 +31,8 @@ def check_path(path: str) -> str:
         if segment in (".", ".."):
             # Clients resolve dot segments before sending, so such a route is never reached.
             raise ValueError(f"path segment '{segment}' is not allowed (a dot segment)")
-        if not _SEGMENT.match(segment):
+        # fullmatch: Python's `$` also matches before a final newline.
+        if not _SEGMENT.fullmatch(segment):
             raise ValueError(
                 f"path segment '{segment}' must be letters, digits, '_.~-', or a {{param}}"
             )
