@@ -143,6 +143,8 @@ export function templateView(params: Params): View {
     if (!keys.length) {
       saveStatus.textContent = NO_CHANGES;
       el.removeAttribute("data-dirty");
+      // After a conflict, mine equal to the server's version leaves nothing to resolve.
+      conflict.hidden = true;
       return;
     }
     const body: Record<string, unknown> = {};
