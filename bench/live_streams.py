@@ -16,11 +16,16 @@ import asyncio
 import os
 import time
 import uuid
+from pathlib import Path
 
 from bench.gateway import PAGE, seed
 from bench.harness import Load, dyndash, free_port, process, rss_mib, service_env, wrk
 from tests.gateway.test_live_caps import Stream, open_stream
-from tests.utils.backends import create_postgres_database, delete_redis_prefix, drop_postgres_database
+from tests.utils.backends import (
+    create_postgres_database,
+    delete_redis_prefix,
+    drop_postgres_database,
+)
 
 ADDRESSES = 50
 TARGET_RATIO = 2.0
@@ -28,7 +33,7 @@ DASHBOARD_ID = 1  # the demo's public dashboard (dyndash/demo.py)
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -75,20 +80,28 @@ async def run(arguments: argparse.Namespace, env: dict[str, str]) -> None:
         for stream in [*streams, over]:
             stream.close()
 
-    print(f"streams: {statuses.count(200)} of {arguments.streams} open (200) in {opened_in:.1f} s "
-          f"from {ADDRESSES} addresses; one more: {over.status} (the process cap)")
-    print(f"gateway RSS {rss_before:.0f} -> {rss_after:.0f} MiB: "
-          f"{(rss_after - rss_before) * 1024 / max(1, statuses.count(200)):.1f} KiB per stream; "
-          f"CPU with the streams idle: {idle_cpu * 100:.1f} % of a core")
-    print(f"{'':10}{'idle p50':>10}{'idle p99':>10}{'streams p50':>13}{'streams p99':>13}"
-          f"{'p99 ratio':>11}  target <= {TARGET_RATIO}")
+    print(
+        f"streams: {statuses.count(200)} of {arguments.streams} open (200) in {opened_in:.1f} s "
+        f"from {ADDRESSES} addresses; one more: {over.status} (the process cap)"
+    )
+    print(
+        f"gateway RSS {rss_before:.0f} -> {rss_after:.0f} MiB: "
+        f"{(rss_after - rss_before) * 1024 / max(1, statuses.count(200)):.1f} KiB per stream; "
+        f"CPU with the streams idle: {idle_cpu * 100:.1f} % of a core"
+    )
+    print(
+        f"{'':10}{'idle p50':>10}{'idle p99':>10}{'streams p50':>13}{'streams p99':>13}"
+        f"{'p99 ratio':>11}  target <= {TARGET_RATIO}"
+    )
     for name in idle:
         a, b = idle[name], held[name]
         ratio = b.p99_ms / a.p99_ms
         verdict = "ok" if ratio <= TARGET_RATIO and not b.errors else "MISSED"
-        print(f"{name:10}{a.p50_ms:>10.2f}{a.p99_ms:>10.2f}{b.p50_ms:>13.2f}{b.p99_ms:>13.2f}"
-              f"{ratio:>11.2f}  {verdict} ({a.requests_per_second:.0f} -> "
-              f"{b.requests_per_second:.0f} req/s, {b.errors} errors)")
+        print(
+            f"{name:10}{a.p50_ms:>10.2f}{a.p99_ms:>10.2f}{b.p50_ms:>13.2f}{b.p99_ms:>13.2f}"
+            f"{ratio:>11.2f}  {verdict} ({a.requests_per_second:.0f} -> "
+            f"{b.requests_per_second:.0f} req/s, {b.errors} errors)"
+        )
 
 
 async def prepare() -> tuple[str, str]:

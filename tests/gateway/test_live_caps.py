@@ -10,7 +10,9 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 import pytest
+from pydantic import ValidationError
 
+from dyndash_common.settings import Settings
 from tests.gateway.conftest import Site, start_site
 from tests.utils.backends import Backend
 
@@ -175,9 +177,5 @@ async def test_stream_opens_are_counted_by_the_rate_limiter(backend: Backend) ->
 
 @pytest.mark.parametrize("setting", ["live_max_per_address", "live_max_streams"])
 def test_stream_caps_must_be_positive(setting: str) -> None:
-    from pydantic import ValidationError
-
-    from dyndash_common.settings import Settings
-
     with pytest.raises(ValidationError):
-        Settings(**{setting: 0})
+        Settings.model_validate({setting: 0})
