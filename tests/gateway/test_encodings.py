@@ -38,7 +38,7 @@ def test_choose_encoding_honours_q_values(header: bytes, chosen: str) -> None:
 
 
 def test_each_encoding_has_its_own_body_and_strong_etag() -> None:
-    entry = CachedEntry.build(PAGE, "text/html; charset=utf-8", 60, csp="default-src 'none'")
+    entry = CachedEntry.build(PAGE, "text/html; charset=utf-8", 60)
     answers = {
         header: entry_response(
             entry,
@@ -84,7 +84,14 @@ def test_each_encoding_has_its_own_body_and_strong_etag() -> None:
 
 
 def test_the_encoded_entry_carries_every_body() -> None:
-    entry = CachedEntry.build(PAGE, "text/html; charset=utf-8", 60, status=200, csp="x")
+    entry = CachedEntry.build(
+        PAGE,
+        "text/html; charset=utf-8",
+        60,
+        status=200,
+        nonce="n0nce",
+        route_csp=(("img-src", ("https://img.example.com",)),),
+    )
     decoded = CachedEntry.decode(entry.encode())
     assert decoded == entry
     assert brotli.decompress(decoded.brotli) == PAGE

@@ -38,7 +38,7 @@ from dyndash_common.web import (
 from dyndash_gateway.gateway import Gateway
 from dyndash_gateway.metrics import PAGE_REQUESTS, PAGE_SECONDS
 from dyndash_gateway.ready import ReadyResponse
-from dyndash_gateway.responses import entry_response, send_entry, send_page
+from dyndash_gateway.responses import PagePolicies, entry_response, send_entry, send_page
 
 MAX_QUERY_VALUE = 200
 log = logging.getLogger("dyndash.gateway")
@@ -242,6 +242,7 @@ class GatewayFront:
         headers: dict[bytes, bytes],
         head: bool,
         cache_control: bytes,
+        policies: PagePolicies,
     ) -> None:
         await send_entry(
             send,
@@ -251,6 +252,7 @@ class GatewayFront:
             accept_encoding=headers.get(b"accept-encoding", b""),
             if_none_match=headers.get(b"if-none-match", b""),
             head=head,
+            policies=policies,
         )
 
     async def _failed(self, send: Send, error: Unservable, head: bool) -> None:
@@ -335,6 +337,7 @@ class GatewayFront:
             cache_control=cache_control,
             accept_encoding=headers.get(b"accept-encoding", b""),
             if_none_match=headers.get(b"if-none-match", b""),
+            policies=gateway.policies,
         )
         if (
             ready_key is not None
@@ -388,7 +391,9 @@ class GatewayFront:
             await send_page(send, 404, "Not found", "There is no such widget.", head=head)
             return
         visibility = b"public" if dashboard.is_public else b"private"
-        await self._respond(send, served, headers, head, visibility + b", no-cache")
+        await self._respond(
+            send, served, headers, head, visibility + b", no-cache", gateway.policies
+        )
 
     async def _asset(
         self, gateway: Gateway, path: str, headers: dict[bytes, bytes], send: Send, head: bool

@@ -38,6 +38,7 @@ from dyndash_common.templating import RenderBudget, RenderPool
 from dyndash_common.web import StreamSlots
 from dyndash_gateway.live import LiveHub
 from dyndash_gateway.ready import ReadyResponses
+from dyndash_gateway.responses import PagePolicies
 from dyndash_gateway.service import CachedResponses
 
 log = logging.getLogger("dyndash.gateway")
@@ -124,8 +125,9 @@ class Gateway:
             templates,
             failures=self.state.failures,
             on_budget_failure=self._budget_failed,
-            site_csp=settings.csp,
         )
+        # This gateway's own DYNDASH_CSP, added to every page's policy as it is sent.
+        self.policies = PagePolicies(settings.csp)
         self.memory = MemoryCache(settings.gateway_l1_max_bytes)
         # Responses the front sends again to repeated page requests (see ready.py).
         self.ready_responses = ReadyResponses(self.memory)

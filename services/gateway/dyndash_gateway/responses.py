@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.types import Send
 
 from dyndash_common.cache import CachedEntry
-from dyndash_common.csp import allows_framing
+from dyndash_common.csp import CspExtras, allows_framing, content_security_policy
 from dyndash_common.web import NOSNIFF
 
 # X-Frame-Options cannot list origins: a page whose policy allows framing by some (README,
@@ -22,6 +22,33 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-frame-options", b"DENY"),
 ]
 VARY = (b"vary", b"Accept-Encoding")
+# Entries in L1 and the stale window at once, about: past it, the finished policies are built
+# again as their entries are sent.
+MAX_REMEMBERED_POLICIES = 4096
+Header = tuple[bytes, bytes]
+
+
+class PagePolicies:
+    """This gateway's Content-Security-Policy for each page or fragment it sends: the entry's
+    nonce and route additions with this process's DYNDASH_CSP (README, "CSP and embedding").
+    Built when an entry is first sent here and looked up by its nonce (one per render) after
+    that, so a gateway never sends a policy another gateway or renderer put in the cache."""
+
+    def __init__(self, site_csp: CspExtras) -> None:
+        self.site_csp = site_csp
+        self._finished: dict[str, tuple[list[Header], Header]] = {}
+
+    def headers_for(self, entry: CachedEntry) -> tuple[list[Header], Header]:
+        """The framing headers and the policy header for `entry`, which has a nonce."""
+        finished = self._finished.get(entry.nonce)
+        if finished is None:
+            if len(self._finished) >= MAX_REMEMBERED_POLICIES:
+                self._finished.clear()
+            policy = content_security_policy(entry.nonce, self.site_csp, dict(entry.route_csp))
+            framing = EMBEDDABLE_HEADERS if allows_framing(policy) else SECURITY_HEADERS
+            finished = (framing, (b"content-security-policy", policy.encode()))
+            self._finished[entry.nonce] = finished
+        return finished
 
 
 # When q-values tie, the smaller body wins.
@@ -100,9 +127,11 @@ def entry_response(
     cache_control: bytes,
     accept_encoding: bytes,
     if_none_match: bytes,
+    policies: PagePolicies | None = None,
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """Status, headers and body of a cached entry for one request: the one response of the
-    raw front and the data route alike. The header list is new each time (callers append)."""
+    raw front and the data route alike. The header list is new each time (callers append).
+    An entry with a nonce (a page or fragment) takes its policy from `policies`."""
     encoding = choose_encoding(accept_encoding)
     etag = etag_of(entry, encoding)
     headers = [
@@ -110,10 +139,15 @@ def entry_response(
         (b"cache-control", cache_control),
         VARY,
         (b"x-cache", cache),
-        *(EMBEDDABLE_HEADERS if allows_framing(entry.csp) else SECURITY_HEADERS),
     ]
-    if entry.csp:
-        headers.append((b"content-security-policy", entry.csp.encode()))
+    if entry.nonce:
+        if policies is None:
+            raise ValueError("a page or fragment is sent with the gateway's policies")
+        framing, policy = policies.headers_for(entry)
+        headers.extend(framing)
+        headers.append(policy)
+    else:
+        headers.extend(SECURITY_HEADERS)
     if etag_matches(if_none_match, etag):
         return 304, headers, b""
     if encoding == "br":
@@ -138,6 +172,7 @@ async def send_entry(
     accept_encoding: bytes,
     if_none_match: bytes,
     head: bool,
+    policies: PagePolicies | None = None,
 ) -> None:
     status, headers, body = entry_response(
         entry,
@@ -145,6 +180,7 @@ async def send_entry(
         cache_control=cache_control,
         accept_encoding=accept_encoding,
         if_none_match=if_none_match,
+        policies=policies,
     )
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else body})

@@ -79,7 +79,6 @@ async def startup(ctx: dict[str, Any]) -> None:
             runtime.database,
             ProcessTemplates(state.catalog, pool),
             failures=state.failures,
-            site_csp=settings.csp,
         ),
         sink=RedisSink(
             RedisStore(runtime.redis, settings.redis_prefix, settings.gateway_stale_seconds)

@@ -7,13 +7,17 @@ import hashlib
 import struct
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import brotli
 import orjson
 
-# A format mark, so an entry written by an older release (no brotli body) reads as a miss
-# during a rolling deploy instead of being cut at the wrong offsets.
-_MAGIC = b"DDE2"
+# A route's Content-Security-Policy additions, by directive (RouteInfo.csp's shape).
+CspAdditions = tuple[tuple[str, tuple[str, ...]], ...]
+
+# A format mark, so an entry written by an older release (no brotli body; a finished policy in
+# place of its inputs) reads as a miss during a rolling deploy instead of being misread.
+_MAGIC = b"DDE3"
 _HEADER = struct.Struct("!4sIIII")
 # Quality 9 of 11 with a window no larger than the body: about 0.2 ms for an 11 KB page, paid
 # once per render in the process that renders, for a body about 0.8 of gzip's. 10 and 11 are
@@ -46,7 +50,11 @@ class CachedEntry:
     created: float
     ttl: int
     status: int = 200
-    csp: str = ""
+    # A page's policy inputs, not the policy: each gateway finishes it with its own
+    # DYNDASH_CSP when it sends the entry (README, "CSP and embedding"), so gateways and
+    # renderers configured differently never send each other's policies. No nonce: no policy.
+    nonce: str = ""
+    route_csp: CspAdditions = ()
     # Where it came from: lets the gateway log and count what it serves.
     origin: str = field(default="", compare=False)
 
@@ -58,7 +66,8 @@ class CachedEntry:
         ttl: int,
         *,
         status: int = 200,
-        csp: str = "",
+        nonce: str = "",
+        route_csp: CspAdditions = (),
         brotli_quality: int = PAGE_QUALITY,
     ) -> CachedEntry:
         digest = hashlib.blake2b(body, digest_size=12).hexdigest()
@@ -71,7 +80,8 @@ class CachedEntry:
             created=time.time(),
             ttl=ttl,
             status=status,
-            csp=csp,
+            nonce=nonce,
+            route_csp=route_csp,
         )
 
     @property
@@ -89,7 +99,8 @@ class CachedEntry:
                 "created": self.created,
                 "ttl": self.ttl,
                 "status": self.status,
-                "csp": self.csp,
+                "nonce": self.nonce,
+                "route_csp": self.route_csp,
             }
         )
         lengths = (len(meta), len(self.body), len(self.gzipped), len(self.brotli))
@@ -109,7 +120,10 @@ class CachedEntry:
             raise StaleFormat("not a cached entry of this format")
         _, meta_length, body_length, gzip_length, brotli_length = _HEADER.unpack_from(raw)
         start = _HEADER.size
-        meta = orjson.loads(raw[start : start + meta_length])
+        meta: dict[str, Any] = orjson.loads(raw[start : start + meta_length])
+        meta["route_csp"] = tuple(
+            (directive, tuple(origins)) for directive, origins in meta["route_csp"]
+        )
         start += meta_length
         body = raw[start : start + body_length]
         start += body_length

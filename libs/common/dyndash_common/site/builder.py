@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from dyndash_common import jsondoc
 from dyndash_common.cache.entry import CachedEntry
-from dyndash_common.csp import CspExtras, content_security_policy
 from dyndash_common.db.engine import Database
 from dyndash_common.db.models import Dashboard, Widget
 from dyndash_common.envelope import success
@@ -156,14 +155,12 @@ class PageBuilder:
         *,
         failures: RenderFailures | None = None,
         on_budget_failure: BudgetFailed | None = None,
-        site_csp: CspExtras | None = None,
     ) -> None:
         self.catalog = catalog
         self.database = database
         self.templates = templates
         self.failures = failures or RenderFailures()
         self.on_budget_failure = on_budget_failure
-        self.site_csp: CspExtras = site_csp or {}
         self.renders = 0
 
     async def _dashboard_context(self, dashboard_id: int | None) -> dict[str, Any]:
@@ -280,8 +277,10 @@ class PageBuilder:
             "inline_priority": route.inline_priority,
         }
         html = await self._render(template, None, context, self.asset_urls(template), rendered)
-        policy = content_security_policy(nonce, self.site_csp, dict(route.csp))
-        return CachedEntry.build(html.encode(), HTML, route.cache_ttl, csp=policy)
+        # The policy's inputs, not the policy: the sending gateway adds its own DYNDASH_CSP.
+        return CachedEntry.build(
+            html.encode(), HTML, route.cache_ttl, nonce=nonce, route_csp=route.csp
+        )
 
     async def fragment(
         self, widget: WidgetInfo, ttl: int, rendered: RenderedGraphs | None = None
@@ -296,8 +295,7 @@ class PageBuilder:
             html = await self._render(widget.template, None, context, {}, rendered)
         else:
             html = await self._render(None, DEFAULT_FRAGMENT, context, {})
-        policy = content_security_policy(nonce, self.site_csp)
-        return CachedEntry.build(html.encode(), HTML, ttl, csp=policy)
+        return CachedEntry.build(html.encode(), HTML, ttl, nonce=nonce)
 
     async def dashboard_data(self, dashboard_id: int, ttl: int) -> CachedEntry | None:
         context = await self._dashboard_context(dashboard_id)
