@@ -310,8 +310,10 @@ class Client:
         expected_versions: dict[str, int] | None = None,
         dry_run: bool = False,
         prune: bool = False,
+        adopt: bool = False,
     ) -> Json:
-        """Validate and apply a whole site in one transaction; with `dry_run`, only the plan."""
+        """Validate and apply a whole site in one transaction; with `dry_run`, only the plan;
+        with `adopt`, take ownership of matching objects even when nothing else changes."""
         body: Json = {"bundle": bundle}
         if expected_versions is not None:
             body["expected_versions"] = expected_versions
@@ -320,7 +322,7 @@ class Client:
                 "POST",
                 "/api/v1/site/apply",
                 body=body,
-                params={"dry_run": dry_run, "prune": prune},
+                params={"dry_run": dry_run, "prune": prune, **({"adopt": True} if adopt else {})},
             )
         )
 

@@ -60,6 +60,11 @@ def add_commands(commands: Any) -> None:
             )
         if name == "apply":
             command.add_argument("--yes", action="store_true", help="apply without asking")
+            command.add_argument(
+                "--adopt",
+                action="store_true",
+                help="take ownership of matching server objects even when nothing else changes",
+            )
         command.set_defaults(handler=handler)
 
 
@@ -180,7 +185,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _changes(plan: dict[str, Any]) -> bool:
-    return any(c["action"] != "unchanged" for c in plan["changes"])
+    """Whether applying would change content; an adoption alone is a note (README, "Sites as
+    code"), taken by the next apply that changes something, or by `apply --adopt`."""
+    return any(c["action"] in ("create", "update", "delete") for c in plan["changes"])
+
+
+def _adopts(plan: dict[str, Any]) -> bool:
+    return any(c["action"] == "adopt" for c in plan["changes"])
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -190,7 +201,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             plan = _plan(client, bundle, sources, args.prune)
             if args.output == "text":
                 _print_plan(plan)
-            if not _changes(plan):
+            if not _changes(plan) and not (args.adopt and _adopts(plan)):
                 if args.output == "json":
                     print(json.dumps({"plan": plan, "result": None}, indent=2))
                 else:
@@ -200,7 +211,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 raise _Failure("not applied (answer 'yes', or pass --yes)")
             with _console().status(f"applying to {client.server}"):
                 result = client.site_apply(
-                    bundle, expected_versions=plan["expected_versions"], prune=args.prune
+                    bundle,
+                    expected_versions=plan["expected_versions"],
+                    prune=args.prune,
+                    adopt=args.adopt,
                 )
         if args.output == "json":
             print(json.dumps({"plan": plan, "result": result}, indent=2))

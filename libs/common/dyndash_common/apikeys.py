@@ -25,6 +25,7 @@ SCOPES = frozenset(
         "data:write",
         "data:read",
         "events:read",
+        "site:plan",
         "site:apply",
     }
 )
@@ -164,4 +165,14 @@ def require_scope(key: ApiKey, scope: str) -> None:
     if not has_scope(key, scope):
         raise Forbidden(
             f"this API key lacks the '{scope}' scope", details={"required_scope": scope}
+        )
+
+
+def require_any_scope(key: ApiKey, *scopes: str) -> None:
+    """Any one of `scopes` will do (a read that a narrower and a wider scope both allow)."""
+    if not any(has_scope(key, scope) for scope in scopes):
+        others = " or ".join(f"'{scope}'" for scope in scopes[1:])
+        raise Forbidden(
+            f"this API key lacks the '{scopes[0]}' scope" + (f" (or {others})" if others else ""),
+            details={"required_scope": scopes[0], "accepted_scopes": list(scopes)},
         )

@@ -16,11 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dyndash_admin_api.operations.common import same_value
 from dyndash_admin_api.operations.dashboards import check_widget
+from dyndash_admin_api.schemas.routes import HandlerConfig
 from dyndash_admin_api.schemas.site import (
     Bundle,
     DashboardSpec,
@@ -28,7 +30,7 @@ from dyndash_admin_api.schemas.site import (
     TemplateSpec,
     WidgetSpec,
 )
-from dyndash_common.db import Dashboard, Route, Template, Widget
+from dyndash_common.db import Dashboard, Database, Route, Template, Widget
 from dyndash_common.errors import Conflict, TemplateInvalid, ValidationFailed
 from dyndash_common.site import find_cycle
 from dyndash_common.templating import TemplateCompiler
@@ -47,6 +49,11 @@ DASHBOARD_FIELDS = ("title", "description", "is_public")
 WIDGET_FIELDS = ("title", "type", "config", "data", "position", "priority")
 # Where each field lives in the files, for the diff's labels.
 _TEMPLATE_FILES = {"html_content": ".html", "css_content": ".css", "js_content": ".js"}
+# The actions that write content; an adoption alone only marks ownership (README, "Sites as
+# code": a note, taken by the next apply that changes something, or by `adopt=true`).
+CHANGES = ("create", "update", "delete")
+# How many moved objects a 409's message names; `details.stale` lists them all.
+STALE_NAMED = 5
 
 
 @dataclass
@@ -113,7 +120,19 @@ class Plan:
     current: Current
 
     def expected_versions(self) -> dict[str, int]:
-        return {step.key: step.version or 0 for step in self.steps}
+        """The fingerprint of the site the plan saw: every object of every kind on the server
+        (those the bundle leaves alone too), and 0 for each the bundle would create. An apply
+        held to it writes nothing the plan did not show."""
+        seen = {f"template:{name}": row.version for name, row in self.current.templates.items()}
+        seen |= {f"route:{path}": row.version for path, row in self.current.routes.items()}
+        seen |= {f"dashboard:{name}": row.version for name, row in self.current.dashboards.items()}
+        seen |= {
+            f"widget:{dashboard}/{key}": row.version
+            for (dashboard, key), row in self.current.widgets.items()
+        }
+        return {step.key: step.version or 0 for step in self.steps} | {
+            key: int(version) for key, version in seen.items()
+        }
 
     def summary(self) -> dict[str, int]:
         counts = dict.fromkeys(("create", "update", "delete", "unchanged", "adopt"), 0)
@@ -123,7 +142,11 @@ class Plan:
 
     @property
     def changes_anything(self) -> bool:
-        return any(step.action != "unchanged" for step in self.steps)
+        return any(step.action in CHANGES for step in self.steps)
+
+    @property
+    def adopts_anything(self) -> bool:
+        return any(step.action == "adopt" for step in self.steps)
 
 
 async def load_current(session: AsyncSession, *, lock: bool) -> Current:
@@ -215,6 +238,18 @@ def route_fields(row: Route, current: Current) -> dict[str, Any]:
     }
 
 
+def _normalised_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A stored handler_config as the schema reads it, so one written before a field existed
+    (its default now implied) equals the files' full form; one the schema refuses stays as
+    stored and shows as changed."""
+    try:
+        normal = HandlerConfig.model_validate(config).model_dump()
+    except ValidationError:
+        return config
+    normal.pop("dashboard_id", None)
+    return normal
+
+
 def _route_desired(spec: RouteSpec) -> dict[str, Any]:
     config = spec.handler_config.model_dump()
     config.pop("dashboard_id", None)
@@ -227,16 +262,35 @@ def _route_desired(spec: RouteSpec) -> dict[str, Any]:
     }
 
 
-async def _compile(
-    specs: list[TemplateSpec], current: Current, compiler: TemplateCompiler
+def _check_names(bundle: Bundle) -> None:
+    _no_duplicates("template", [t.name for t in bundle.templates], "templates/")
+    _no_duplicates("route", [r.path for r in bundle.routes], "routes.yaml")
+    _no_duplicates("dashboard", [d.name for d in bundle.dashboards], "dashboards/")
+    for spec in bundle.dashboards:
+        _no_duplicates("widget", [w.key for w in spec.widgets], f"dashboards/{spec.name}.yaml")
+
+
+async def compile_bundle(
+    database: Database, bundle: Bundle, compiler: TemplateCompiler
 ) -> dict[str, list[str]]:
-    """The references of every bundle template, compiling only new or changed text."""
+    """The references of every bundle template, compiling only text the server does not hold.
+
+    Runs before the apply takes any lock, in no transaction: compiling a big bundle takes
+    seconds, and no admin write or data push should wait for it. The references depend on the
+    bundle's text alone, so the plan made under the locks reuses them as they are.
+    """
+    _check_names(bundle)
+    async with database.read() as session:
+        rows = await session.execute(
+            select(Template.name, Template.html_content, Template.dependencies)
+        )
+        stored = {name: (html, list(dependencies)) for name, html, dependencies in rows}
     references: dict[str, list[str]] = {}
     pending: list[TemplateSpec] = []
-    for spec in specs:
-        row = current.templates.get(spec.name)
-        if row is not None and row.html_content == spec.html_content:
-            references[spec.name] = list(row.dependencies)
+    for spec in bundle.templates:
+        html, dependencies = stored.get(spec.name, (None, []))
+        if html == spec.html_content:
+            references[spec.name] = dependencies
         else:
             pending.append(spec)
     results = await asyncio.gather(
@@ -277,17 +331,16 @@ async def make_plan(
     bundle: Bundle,
     *,
     prune: bool,
-    compiler: TemplateCompiler,
+    references: dict[str, list[str]],
     lock: bool,
 ) -> Plan:
-    """Validate `bundle` against the server's site and say what applying it would do."""
-    _no_duplicates("template", [t.name for t in bundle.templates], "templates/")
-    _no_duplicates("route", [r.path for r in bundle.routes], "routes.yaml")
-    _no_duplicates("dashboard", [d.name for d in bundle.dashboards], "dashboards/")
-    for spec in bundle.dashboards:
-        _no_duplicates("widget", [w.key for w in spec.widgets], f"dashboards/{spec.name}.yaml")
+    """Validate `bundle` against the server's site and say what applying it would do.
+
+    `references` are `compile_bundle`'s: nothing compiles here, so under `lock` the rows are
+    held only for the checks, which take no await but the reads.
+    """
+    _check_names(bundle)
     current = await load_current(session, lock=lock)
-    references = await _compile(bundle.templates, current, compiler)
     in_bundle = {t.name for t in bundle.templates}
     graph = {
         name: list(row.dependencies)
@@ -356,12 +409,14 @@ def _dashboard_steps(
                 desired["position"] = place
             now = {k: getattr(existing, k) for k in WIDGET_FIELDS} if existing is not None else {}
             steps.append(_step("widget", name, f"dashboards/{spec.name}", existing, now, desired))
-        # A dashboard's file holds all its widgets: one missing from it goes.
-        steps += [
-            Step("widget", f"{spec.name}/{key}", "delete", row)
-            for (dashboard, key), row in sorted(current.widgets.items())
-            if dashboard == spec.name and key not in keys
-        ]
+        # A widget missing from its dashboard's file goes only with prune, like any object
+        # the files lack; without it, it is left alone (and in the plan's fingerprint).
+        if prune:
+            steps += [
+                Step("widget", f"{spec.name}/{key}", "delete", row)
+                for (dashboard, key), row in sorted(current.widgets.items())
+                if dashboard == spec.name and key not in keys
+            ]
     if prune:
         in_bundle = {spec.name for spec in specs}
         steps += [
@@ -403,6 +458,8 @@ def _route_steps(
                 )
         row = current.routes.get(spec.path)
         now = route_fields(row, current) if row is not None else {}
+        if now:
+            now["handler_config"] = _normalised_config(now["handler_config"])
         steps.append(_step("route", spec.path, "routes.yaml", row, now, _route_desired(spec)))
     in_bundle = {r.path for r in bundle.routes}
     for path, row in sorted(current.routes.items()):
@@ -423,18 +480,32 @@ def _route_steps(
     return steps
 
 
-def check_expected(plan: Plan, expected: dict[str, int]) -> None:
-    """409 when an object moved since the plan the caller saw (the If-Match rule)."""
+def check_expected(plan: Plan, expected: dict[str, int] | None) -> None:
+    """409 when the site moved since the plan the caller saw (the If-Match rule for a whole
+    site). `expected` is that plan's fingerprint: an object it lacks was absent then, so one
+    created since, in any kind, counts as moved, as does one changed or deleted. None: the
+    caller holds the apply to no plan."""
+    if expected is None:
+        return
     now = plan.expected_versions()
     stale = {
-        key: {"expected": version, "current": now.get(key, 0)}
-        for key, version in sorted(expected.items())
-        if now.get(key, 0) != version
+        key: {"expected": expected.get(key, 0), "current": now.get(key, 0)}
+        for key in sorted(now.keys() | expected.keys())
+        if now.get(key, 0) != expected.get(key, 0)
     }
     if stale:
-        first = next(iter(stale))
+        named = "; ".join(_moved(key, **seen) for key, seen in list(stale.items())[:STALE_NAMED])
+        more = f"; and {len(stale) - STALE_NAMED} more" if len(stale) > STALE_NAMED else ""
         raise Conflict(
-            f"the site changed since the plan: {first} is at version {stale[first]['current']}, "
-            f"the plan saw {stale[first]['expected']} ({len(stale)} object(s) moved); plan again",
+            f"the site changed since the plan: {named}{more} ({len(stale)} object(s) moved); "
+            "nothing was applied, plan again",
             details={"stale": stale},
         )
+
+
+def _moved(key: str, *, expected: int, current: int) -> str:
+    if expected == 0:
+        return f"{key} was created since (now version {current})"
+    if current == 0:
+        return f"{key} was deleted since (the plan saw version {expected})"
+    return f"{key} is at version {current}, the plan saw {expected}"

@@ -83,10 +83,14 @@ ExpectedKey = Annotated[str, Field(pattern=EXPECTED_KEY)]
 
 class SiteApply(Input):
     bundle: Bundle
-    expected_versions: dict[ExpectedKey, Annotated[int, Field(ge=0, le=2_147_483_647)]] = Field(
-        default_factory=dict,
-        description="Each object's version as the plan saw it (0: absent). Any that moved → "
-        "409 and nothing changes.",
+    expected_versions: dict[ExpectedKey, Annotated[int, Field(ge=0, le=2_147_483_647)]] | None = (
+        Field(
+            default=None,
+            description="The plan's `expected_versions`, sent back as it came: every object of "
+            "the site as the plan saw it (an object it lacks was absent). Anything created, "
+            "changed or deleted since → 409 and nothing changes. Left out: the bundle is applied "
+            "to the site as it is then, held to no plan.",
+        )
     )
 
 
@@ -112,7 +116,8 @@ class SitePlan(Output):
     summary: dict[str, int]
     changes: list[PlanItem] = Field(description="Every object, unchanged ones included")
     expected_versions: dict[str, int] = Field(
-        description="Send back with the apply: each object's current version (0: absent)"
+        description="Send back with the apply: the version of every object of the site the "
+        "plan saw, the ones it leaves alone included (0: absent)"
     )
     event_id: int | None = Field(
         default=None, description="The id of the one site.applied event, when one was published"
