@@ -77,4 +77,4 @@ export interface ApiKey {
   last_used_at: string | null;
 }
 
-export const SCOPES = ["admin", "templates:write", "routes:write", "dashboards:write", "data:write", "data:read", "events:read"];
+export const SCOPES = ["admin", "templates:write", "routes:write", "dashboards:write", "data:write", "data:read", "events:read", "site:plan", "site:apply"];
