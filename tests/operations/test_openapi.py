@@ -28,10 +28,12 @@ from schemathesis.engine.events import (
 from schemathesis.engine.run import PhaseName
 
 from dyndash_admin_api.app import create_app as create_admin_app
+from dyndash_admin_api.responses import BEYOND_SCHEMA
 from dyndash_common.settings import Settings
 from dyndash_gateway.app import create_framework_app
+from tests.conftest import Api
 from tests.gateway.conftest import Site, start_site
-from tests.utils.backends import ADMIN_SECRET, TEST_PEPPER, Backend
+from tests.utils.backends import ADMIN_SECRET, TEST_PEPPER, Backend, snapshot
 
 ENVELOPE = "#/components/schemas/ErrorEnvelope"
 SEED = 20261128
@@ -156,6 +158,143 @@ def test_if_match_route_method_and_scopes_are_constrained() -> None:
     assert {"type": "null"} in update_body["description"]["anyOf"]
 
 
+# The operations whose 422 may refuse a request the schema allows, and words their 422
+# description must hold to say for what (the README's "Bad input" lists the same rules).
+SEMANTIC_422 = {
+    "keys_create": ("expires_at", "not in the future"),
+    "routes_create": ("naming nothing", "private dashboard", "64 bits"),
+    "routes_update": ("naming nothing", "private dashboard", "64 bits"),
+    "templates_create": ("does not compile", "include cycle", "64 bits"),
+    "templates_update": ("does not compile", "include cycle", "64 bits"),
+    "templates_preview": ("fails to render", "64 bits"),
+    "templates_rollback": ("no longer compiles",),
+    "widgets_create": ("does not fit the widget's type", "config.template", "64 bits"),
+    "widgets_update": ("does not fit the widget's type", "config.template", "64 bits"),
+    "widget_data_push": ("does not fit the widget's type", "64 bits"),
+    "site_apply": ("two widgets with one key", "naming nothing", "include cycle", "64 bits"),
+}
+
+
+def beyond_schema(document: dict[str, Any]) -> dict[str, str]:
+    """Each operation whose 422 lists rules the schema cannot express, with that description."""
+    found = {}
+    for _, _, operation in operations(document):
+        description = operation["responses"].get("422", {}).get("description", "")
+        if BEYOND_SCHEMA in description:
+            found[operation["operationId"]] = description
+    return found
+
+
+def documents_412(document: dict[str, Any]) -> list[str]:
+    return [op["operationId"] for _, _, op in operations(document) if "412" in op["responses"]]
+
+
+def test_rules_the_schema_cannot_express_are_documented_where_they_apply() -> None:
+    document = documents()["admin"]
+    documented = beyond_schema(document)
+    assert set(documented) == set(SEMANTIC_422)
+    for operation_id, words in SEMANTIC_422.items():
+        for word in words:
+            assert word in documented[operation_id], (operation_id, word)
+    # Any version the If-Match pattern allows is schema-valid: 412 says why one is refused, on
+    # exactly the operations that take If-Match.
+    stale = set(documents_412(document))
+    takes_if_match = {
+        operation["operationId"]
+        for _, _, operation in operations(document)
+        if "if-match" in {p["name"].lower() for p in operation.get("parameters", [])}
+    }
+    assert stale == takes_if_match
+    assert len(stale) >= 9, stale
+    for _, _, operation in operations(document):
+        if operation["operationId"] in stale:
+            description = operation["responses"]["412"]["description"]
+            assert "no longer the object's current version" in description, operation
+
+
+def _origin_pattern(document: dict[str, Any]) -> re.Pattern[str]:
+    csp = document["components"]["schemas"]["HandlerConfig"]["properties"]["csp"]
+    return re.compile(csp["additionalProperties"]["items"]["pattern"])
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("https://cdn.example:1", True),
+        ("https://cdn.example:443", True),
+        ("https://cdn.example:65535", True),
+        ("http://localhost:5173", True),
+        ("https://cdn.example:0", False),
+        ("https://cdn.example:65536", False),
+        ("https://cdn.example:99999", False),
+        ("http://127.0.0.1:070000", False),
+        ("https://cdn.example:0443", False),
+    ],
+)
+async def test_csp_ports_are_in_the_document_as_the_server_checks_them(
+    api: Api, origin: str, allowed: bool
+) -> None:
+    pattern = _origin_pattern(documents()["admin"])
+    assert bool(pattern.fullmatch(origin)) is allowed
+    dashboard = await api.create_dashboard("csp", is_public=True)
+    before = await snapshot(api.backend.settings)
+    response = await api.client.post(
+        "/api/v1/routes",
+        json={
+            "path": "/csp",
+            "handler_config": {"dashboard_id": dashboard["id"], "csp": {"img-src": [origin]}},
+        },
+    )
+    if allowed:
+        assert response.status_code == 201, response.text
+    else:
+        assert response.status_code == 422, response.text
+        assert "port outside 1 to 65535" in response.json()["message"]
+        assert await snapshot(api.backend.settings) == before
+
+
+async def test_integral_numbers_are_integers_as_json_schema_says(api: Api) -> None:
+    """JSON Schema's `integer` includes 895.0: each integer of a request body takes it."""
+    dashboard = await api.create_dashboard("whole", is_public=True)
+    widgets = f"/api/v1/dashboards/{dashboard['id']}/widgets"
+    created = await api.client.post(widgets, json={"key": "w", "priority": 895.0, "position": 2.0})
+    assert created.status_code == 201, created.text
+    widget = created.json()["data"]
+    assert (widget["priority"], widget["position"]) == (895, 2)
+    assert isinstance(widget["priority"], int)
+    updated = await api.client.put(f"/api/v1/widgets/{widget['id']}", json={"priority": 7.0})
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["data"]["priority"] == 7
+
+    template = await api.create_template("whole", "<p>1</p>")
+    route = await api.client.post(
+        "/api/v1/routes",
+        json={
+            "path": "/whole",
+            "template_id": float(template["id"]),
+            "handler_config": {"cache_ttl": 60.0, "inline_priority": 3.0},
+        },
+    )
+    assert route.status_code == 201, route.text
+    stored = route.json()["data"]
+    assert stored["template_id"] == template["id"]
+    assert stored["handler_config"]["cache_ttl"] == 60
+    assert stored["handler_config"]["inline_priority"] == 3
+    path = f"/api/v1/templates/{template['id']}"
+    assert (await api.client.put(path, json={"html_content": "<p>2</p>"})).status_code == 200
+    rolled = await api.client.post(f"{path}/rollback", json={"version": 1.0})
+    assert rolled.status_code == 200, rolled.text
+    assert rolled.json()["data"]["html_content"] == "<p>1</p>"
+
+    # A fraction, a string or a boolean is still no integer; nothing is written.
+    before = await snapshot(api.backend.settings)
+    for refused in (895.5, "895", True):
+        response = await api.client.post(widgets, json={"key": "x", "priority": refused})
+        assert response.status_code == 422, (refused, response.text)
+        assert "priority" in response.json()["message"]
+    assert await snapshot(api.backend.settings) == before
+
+
 @pytest.mark.parametrize(
     ("service", "method", "path", "allow"),
     [
@@ -182,34 +321,17 @@ async def test_405_allow_lists_every_method_of_the_path(
 
 # --- schemathesis against the running servers ---------------------------------------------
 
-# Statuses a schema-valid request may still get, besides schemathesis' defaults, because they
-# depend on state a schema cannot describe: a stale If-Match (412). Everything else it refuses
-# must be a failure, so that a document looser than the server is caught.
-POSITIVE_EXTRA = [412]
+# A schema-valid request may still be refused for state a schema cannot describe, and only
+# where the document says so: a stale If-Match (412), and the 422 rules an operation lists
+# (beyond_schema). Everything else it refuses must be a failure, so that a document looser
+# than the server is caught.
 # A refusal of a schema-violating request by the body-size limit is a refusal all the same.
 NEGATIVE_EXTRA = [413]
-# Rules the schema cannot express, answered 422 as the README documents; accepted from these
-# operations only: references to templates and dashboards that do not exist (routes), expiry
-# times in the past (keys), template source that does not parse or render (templates), a site
-# bundle whose names do not resolve or whose include graph has a cycle (site apply), and
-# integers past 64 bits anywhere in a free-form JSON document (configs, contexts, widget data).
-SEMANTIC_422 = (
-    "routes_create",
-    "routes_update",
-    "keys_create",
-    "templates_create",
-    "templates_update",
-    "templates_preview",
-    "templates_rollback",
-    "widgets_create",
-    "widgets_update",
-    "widget_data_push",
-    "site_apply",
-)
 
 
 def schemathesis_config(service: str) -> dict[str, Any]:
-    positive = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", *POSITIVE_EXTRA]
+    document = documents()[service]
+    positive = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
     negative = [
         *("400", "401", "403", "404", "405", "406", "409", "415", "422", "428", "429", "5xx"),
         *NEGATIVE_EXTRA,
@@ -236,9 +358,9 @@ def schemathesis_config(service: str) -> dict[str, Any]:
         *(
             {
                 "include-operation-id": operation_id,
-                "checks": {"positive_data_acceptance": {"expected-statuses": [*positive, 422]}},
+                "checks": {"positive_data_acceptance": {"expected-statuses": [*positive, *extra]}},
             }
-            for operation_id in SEMANTIC_422
+            for operation_id, extra in documented_refusals(document).items()
         ),
     ]
     return {
@@ -261,6 +383,17 @@ def schemathesis_config(service: str) -> dict[str, Any]:
         },
         "operations": operations,
     }
+
+
+def documented_refusals(document: dict[str, Any]) -> dict[str, list[str]]:
+    """Per operation, the statuses its document gives a schema-valid request besides the
+    defaults: 412 where it takes If-Match, 422 where it lists rules beyond its schema."""
+    refusals: dict[str, list[str]] = {}
+    for operation_id in documents_412(document):
+        refusals.setdefault(operation_id, []).append("412")
+    for operation_id in beyond_schema(document):
+        refusals.setdefault(operation_id, []).append("422")
+    return refusals
 
 
 @dataclass

@@ -18,11 +18,17 @@ EXTENDABLE = ("script-src", "style-src", "img-src", "font-src", "connect-src", "
 MAX_ORIGINS = 20
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = rf"{_LABEL}(?:\.{_LABEL})*"
-_PORT = r"(?::[0-9]{1,5})?"
+# 1 to 65535 without leading zeros, so that the document's pattern says all check_csp checks.
+_PORT_NUMBER = (
+    r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+)
+_PORT = rf"(?::{_PORT_NUMBER})?"
 # Anchored for the JSON Schema document; checked with fullmatch, since Python's `$` also matches
 # before a final newline, and a newline in a header value fails every response carrying it.
 ORIGIN_PATTERN = rf"^(?:https://{_HOST}{_PORT}|http://(?:localhost|127\.0\.0\.1){_PORT}|'self')$"
 _ORIGIN = re.compile(ORIGIN_PATTERN)
+# The same with any digits as the port: tells a port out of range from a wrong origin.
+_ANY_PORT = re.compile(ORIGIN_PATTERN.replace(_PORT, r"(?::[0-9]+)?"))
 
 CspExtras = Mapping[str, Sequence[str]]
 
@@ -52,16 +58,18 @@ def check_csp(value: Any, path: str = "csp") -> dict[str, list[str]]:
             raise CspError(where, f"lists more than {MAX_ORIGINS} origins")
         for i, origin in enumerate(origins):
             if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
-                raise CspError(
-                    f"{where}[{i}]",
-                    "must be an origin: https://host[:port], http://localhost[:port], "
-                    "http://127.0.0.1[:port] or 'self' (no path, wildcard or other keyword)",
-                )
-            port = origin.rpartition(":")[2]
-            if origin.count(":") == 2 and not 0 < int(port) < 65536:
-                raise CspError(f"{where}[{i}]", "has a port outside 1 to 65535")
+                raise CspError(f"{where}[{i}]", _refusal(origin))
         checked[directive] = list(origins)
     return checked
+
+
+def _refusal(origin: Any) -> str:
+    if isinstance(origin, str) and _ANY_PORT.fullmatch(origin):
+        return "has a port outside 1 to 65535 (or written with a leading zero)"
+    return (
+        "must be an origin: https://host[:port], http://localhost[:port], "
+        "http://127.0.0.1[:port] or 'self' (no path, wildcard or other keyword)"
+    )
 
 
 def _merged(extras: Iterable[CspExtras]) -> dict[str, list[str]]:

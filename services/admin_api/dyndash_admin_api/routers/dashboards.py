@@ -36,6 +36,17 @@ from dyndash_common.changes import change
 from dyndash_common.db import Dashboard, Widget
 from dyndash_common.envelope import Envelope, success
 
+# What a 422 may refuse that the widget schemas allow (README, "Widgets and the built-in
+# layout"): each type's data and config rules depend on the type named.
+WIDGET_RULES = (
+    "config or data that does not fit the widget's type (the message starts with the JSON "
+    "path); a config.template naming no template; an integer past 64 bits in config or data"
+)
+DATA_RULES = (
+    "data that does not fit the widget's type (the message starts with the JSON path); an "
+    "integer past 64 bits"
+)
+
 router = APIRouter(tags=["dashboards"])
 
 
@@ -171,7 +182,7 @@ async def list_widgets(
     operation_id="widgets_create",
     status_code=status.HTTP_201_CREATED,
     response_model=Envelope[WidgetPublic],
-    responses=answers(400, 403, 404, 409, 413, success=201, etag=True),
+    responses=answers(400, 403, 404, 409, 413, success=201, etag=True, beyond_schema=WIDGET_RULES),
 )
 async def create_widget(
     *,
@@ -207,7 +218,7 @@ async def get_widget(
     "/api/v1/widgets/{widget_id}",
     operation_id="widgets_update",
     response_model=Envelope[WidgetPublic],
-    responses=answers(400, 403, 404, 409, 412, 413, etag=True),
+    responses=answers(400, 403, 404, 409, 412, 413, etag=True, beyond_schema=WIDGET_RULES),
 )
 async def update_widget(
     *,
@@ -250,7 +261,7 @@ async def delete_widget(
     "/api/v1/data/widget/{widget_id}",
     operation_id="widget_data_push",
     response_model=Envelope[WidgetPublic],
-    responses=answers(400, 403, 404, 413),
+    responses=answers(400, 403, 404, 413, beyond_schema=DATA_RULES),
 )
 async def push_widget_data(
     *, runtime: RuntimeDep, _key: DataWriter, widget_id: EntityId, body: WidgetData

@@ -40,7 +40,14 @@ async def list_keys(
     operation_id="keys_create",
     status_code=status.HTTP_201_CREATED,
     response_model=Envelope[KeyCreated],
-    responses=answers(400, 403, 413, success=201),
+    # A date-time format cannot say "in the future".
+    responses=answers(
+        400,
+        403,
+        413,
+        success=201,
+        beyond_schema="an expires_at that is not in the future, or past year 9999 in UTC",
+    ),
 )
 async def create(*, runtime: RuntimeDep, _key: AdminKey, body: KeyCreate) -> dict[str, Any]:
     if body.expires_at is not None and (

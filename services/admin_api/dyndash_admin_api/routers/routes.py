@@ -27,6 +27,12 @@ from dyndash_common.changes import change
 from dyndash_common.db import Route
 from dyndash_common.envelope import Envelope, success
 
+# What a 422 may refuse that the route schemas allow (README, "Bad input").
+REFERENCES = (
+    "a template_id or handler_config.dashboard_id naming nothing; a public route showing a "
+    "private dashboard; an integer past 64 bits in handler_config.context"
+)
+
 router = APIRouter(prefix="/api/v1/routes", tags=["routes"])
 
 
@@ -55,7 +61,7 @@ async def list_routes(
     operation_id="routes_create",
     status_code=status.HTTP_201_CREATED,
     response_model=Envelope[RoutePublic],
-    responses=answers(400, 403, 409, 413, success=201, etag=True),
+    responses=answers(400, 403, 409, 413, success=201, etag=True, beyond_schema=REFERENCES),
 )
 async def create_route(
     *, runtime: RuntimeDep, _key: RoutesWriter, body: RouteCreate, response: Response
@@ -85,7 +91,7 @@ async def get_route(
     "/{route_id}",
     operation_id="routes_update",
     response_model=Envelope[RoutePublic],
-    responses=answers(400, 403, 404, 409, 412, 413, etag=True),
+    responses=answers(400, 403, 404, 409, 412, 413, etag=True, beyond_schema=REFERENCES),
 )
 async def update_route(
     *,

@@ -29,6 +29,16 @@ APPLY_PATH = "/api/v1/site/apply"
 # `site:apply`; `admin` implies both.
 READ_SCOPES = ("site:plan", "site:apply")
 
+# What a 422 may refuse that the bundle's schema allows (README, "Sites as code"): JSON Schema
+# has no uniqueness by one field of the items, and the names resolve only against each other.
+BUNDLE_RULES = (
+    "two templates, routes or dashboards with one name or path, or two widgets with one key in "
+    "a dashboard; a route's template or dashboard, or a widget's config.template, naming "
+    "nothing in the bundle; an include cycle or a template that does not compile; widget "
+    "config or data that does not fit its type; an integer past 64 bits in any config, "
+    "context or data"
+)
+
 router = APIRouter(prefix="/api/v1/site", tags=["site"])
 
 
@@ -80,7 +90,7 @@ def _answer(plan: Plan, *, applied: bool, dry_run: bool, event_id: int | None) -
     "/apply",
     operation_id="site_apply",
     response_model=Envelope[SitePlan],
-    responses=answers(400, 403, 409, 413),
+    responses=answers(400, 403, 409, 413, beyond_schema=BUNDLE_RULES),
 )
 async def apply_site(
     *,

@@ -41,6 +41,19 @@ from dyndash_common.envelope import Envelope, success
 from dyndash_common.errors import BudgetExceeded, NotFound, RenderError, RenderFailed
 from dyndash_common.templating import RenderJob, source_key
 
+# What a 422 may refuse that the template schemas allow (README, "Bad input").
+SOURCE_RULES = (
+    "source that does not compile (the message gives the line), an include of a template that "
+    "does not exist, an include cycle; an integer past 64 bits in config"
+)
+PREVIEW_RULES = (
+    "source that does not compile or fails to render; an integer past 64 bits in context"
+)
+ROLLBACK_RULES = (
+    "a version whose source no longer compiles against the other templates (an include of one "
+    "since deleted, or a cycle)"
+)
+
 router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
 
 
@@ -76,7 +89,7 @@ async def list_templates(
     operation_id="templates_create",
     status_code=status.HTTP_201_CREATED,
     response_model=Envelope[TemplatePublic],
-    responses=answers(400, 403, 409, 413, success=201, etag=True),
+    responses=answers(400, 403, 409, 413, success=201, etag=True, beyond_schema=SOURCE_RULES),
 )
 async def create_template(
     *,
@@ -97,7 +110,7 @@ async def create_template(
     "/preview",
     operation_id="templates_preview",
     response_model=Envelope[PreviewResult],
-    responses=answers(400, 403, 413),
+    responses=answers(400, 403, 413, beyond_schema=PREVIEW_RULES),
 )
 async def preview_template(
     *, runtime: RuntimeDep, pool: RenderPoolDep, _key: TemplatesWriter, body: TemplatePreview
@@ -146,7 +159,7 @@ async def get_template(
     "/{template_id}",
     operation_id="templates_update",
     response_model=Envelope[TemplatePublic],
-    responses=answers(400, 403, 404, 409, 412, 413, etag=True),
+    responses=answers(400, 403, 404, 409, 412, 413, etag=True, beyond_schema=SOURCE_RULES),
 )
 async def update_template(
     *,
@@ -246,7 +259,7 @@ async def get_version(
     "/{template_id}/rollback",
     operation_id="templates_rollback",
     response_model=Envelope[TemplatePublic],
-    responses=answers(400, 403, 404, 409, 412, 413, etag=True),
+    responses=answers(400, 403, 404, 409, 412, 413, etag=True, beyond_schema=ROLLBACK_RULES),
 )
 async def rollback_template(
     *,

@@ -6,7 +6,14 @@ import math
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, GetJsonSchemaHandler, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    model_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -32,6 +39,19 @@ def _bounded(limit: int) -> AfterValidator:
 
     return AfterValidator(check)
 
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema's `integer` is any number with no fractional part, 895.0 included, and the
+    # document says `integer`: such a number is the integer it names. 895.5 and "895" stay
+    # refused (strict mode).
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# On every integer field of a request body, after its Field (placed before the constraints,
+# it would hide them from the document): what the document's `integer` promises.
+WholeNumber = BeforeValidator(_whole_number)
 
 JsonObject = Annotated[dict[str, Any], _bounded(MAX_JSON_DOCUMENT_BYTES)]
 DataDocument = Annotated[Any, _bounded(MAX_DATA_DOCUMENT_BYTES)]

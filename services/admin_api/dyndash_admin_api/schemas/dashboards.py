@@ -7,12 +7,19 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from dyndash_admin_api.schemas.common import DataDocument, Input, JsonObject, Output, Patch
+from dyndash_admin_api.schemas.common import (
+    DataDocument,
+    Input,
+    JsonObject,
+    Output,
+    Patch,
+    WholeNumber,
+)
 
 Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
 Title = Annotated[str, Field(max_length=200)]
-Position = Annotated[int, Field(ge=0, le=1_000_000)]
-Priority = Annotated[int, Field(ge=0, le=1000)]
+Position = Annotated[int, Field(ge=0, le=1_000_000), WholeNumber]
+Priority = Annotated[int, Field(ge=0, le=1000), WholeNumber]
 
 
 class DashboardCreate(Input):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from dyndash_admin_api.schemas.common import MAX_ID, Input, JsonObject, Output, Patch
+from dyndash_admin_api.schemas.common import MAX_ID, Input, JsonObject, Output, Patch, WholeNumber
 from dyndash_common.csp import EXTENDABLE, ORIGIN_PATTERN, check_csp
 from dyndash_common.web import RESERVED_SEGMENTS, first_segment
 
@@ -89,20 +89,20 @@ CspAdditions = Annotated[
 
 
 class HandlerConfig(Input):
-    dashboard_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    dashboard_id: Annotated[int, Field(ge=1, le=MAX_ID), WholeNumber] | None = None
     context: JsonObject = Field(default_factory=dict)
     query_params: list[QueryParamName] = Field(default_factory=list, max_length=20)
-    cache_ttl: int = Field(default=300, ge=0, le=86_400)
+    cache_ttl: Annotated[int, Field(ge=0, le=86_400), WholeNumber] = 300
     auth: Literal["public", "api_key"] = "public"
     # Widgets with priority ≤ this render into the page; the rest load after it. None: all.
-    inline_priority: int | None = Field(default=None, ge=0, le=1000)
+    inline_priority: Annotated[int, Field(ge=0, le=1000), WholeNumber] | None = None
     csp: CspAdditions = Field(default_factory=dict)
 
 
 class RouteCreate(Input):
     path: RoutePath
     # None: the built-in dashboard layout, which needs handler_config.dashboard_id.
-    template_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    template_id: Annotated[int, Field(ge=1, le=MAX_ID), WholeNumber] | None = None
     method: RouteMethod = "GET"
     handler_config: HandlerConfig = Field(default_factory=HandlerConfig)
     is_active: bool = True
@@ -121,7 +121,7 @@ class RouteUpdate(Patch):
     NULLABLE = frozenset({"template_id"})
 
     path: RoutePath | None = None
-    template_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    template_id: Annotated[int, Field(ge=1, le=MAX_ID), WholeNumber] | None = None
     method: RouteMethod | None = None
     handler_config: HandlerConfig | None = None
     is_active: bool | None = None

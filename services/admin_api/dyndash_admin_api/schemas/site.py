@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from dyndash_admin_api.schemas.common import Input, JsonObject, Output
+from dyndash_admin_api.schemas.common import Input, JsonObject, Output, WholeNumber
 from dyndash_admin_api.schemas.dashboards import Slug, Title, WidgetCreate
 from dyndash_admin_api.schemas.routes import HandlerConfig, RouteMethod, RoutePath
 from dyndash_admin_api.schemas.templates import Content, Description, TemplateName
@@ -83,14 +83,14 @@ ExpectedKey = Annotated[str, Field(pattern=EXPECTED_KEY)]
 
 class SiteApply(Input):
     bundle: Bundle
-    expected_versions: dict[ExpectedKey, Annotated[int, Field(ge=0, le=2_147_483_647)]] | None = (
-        Field(
-            default=None,
-            description="The plan's `expected_versions`, sent back as it came: every object of "
-            "the site as the plan saw it (an object it lacks was absent). Anything created, "
-            "changed or deleted since → 409 and nothing changes. Left out: the bundle is applied "
-            "to the site as it is then, held to no plan.",
-        )
+    expected_versions: (
+        dict[ExpectedKey, Annotated[int, Field(ge=0, le=2_147_483_647), WholeNumber]] | None
+    ) = Field(
+        default=None,
+        description="The plan's `expected_versions`, sent back as it came: every object of "
+        "the site as the plan saw it (an object it lacks was absent). Anything created, "
+        "changed or deleted since → 409 and nothing changes. Left out: the bundle is applied "
+        "to the site as it is then, held to no plan.",
     )
 
 

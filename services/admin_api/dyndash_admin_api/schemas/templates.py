@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from dyndash_admin_api.schemas.common import MAX_ID, Input, JsonObject, Output, Patch
+from dyndash_admin_api.schemas.common import MAX_ID, Input, JsonObject, Output, Patch, WholeNumber
 
 MAX_CONTENT_CHARS = 256 * 1024
 
@@ -44,7 +44,7 @@ class TemplateUpdate(Patch):
 
 
 class TemplateRollback(Input):
-    version: int = Field(ge=1, le=MAX_ID)
+    version: Annotated[int, Field(ge=1, le=MAX_ID), WholeNumber]
     message: VersionMessage | None = None
 
 
