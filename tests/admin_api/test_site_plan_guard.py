@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from dyndash.cli import main
 from dyndash.demo import seed_demo
@@ -318,3 +319,18 @@ async def test_the_scope_lists_name_site_plan(api: Api) -> None:
     unknown = await api.client.post("/api/v1/keys", json={"name": "x", "scopes": ["site:read"]})
     assert unknown.status_code == 422
     assert "site:plan" in unknown.json()["data"]["details"]["allowed"]
+
+
+def test_the_ci_example_gives_pull_requests_only_the_plan_key() -> None:
+    """A pull request runs its own branch's workflow file: the write key must not reach it."""
+    text = (Path(__file__).parents[2] / "examples" / "github-actions-site.yml").read_text()
+    workflow = yaml.safe_load(text)
+    assert "env" not in workflow, "secrets set for the whole workflow reach pull requests"
+    plan, apply = workflow["jobs"]["plan"], workflow["jobs"]["apply"]
+    assert "pull_request" in plan["if"]
+    assert "environment" not in plan
+    assert plan["env"]["DYNDASH_API_KEY"] == "${{ secrets.DYNDASH_PLAN_KEY }}"
+    assert "refs/heads/main" in apply["if"]
+    assert apply["environment"] == "production"
+    assert apply["env"]["DYNDASH_API_KEY"] == "${{ secrets.DYNDASH_APPLY_KEY }}"
+    assert "--scope site:plan" in text
