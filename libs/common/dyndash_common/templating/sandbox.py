@@ -13,7 +13,9 @@ dicts, bounded `range`), it:
   stores in a `namespace()`, so the hashing or printing of such values cannot run for long;
 - raises on unsafe attribute access instead of printing an empty string, so an admin sees why,
   and on printing a function, a class or an object with no text of its own (their Python
-  reprs carry memory addresses).
+  reprs carry memory addresses); every other way to text refuses them the same: `|string` and
+  the other filters that print their input, `%` and `|format`, `str.format` and `format_map`,
+  `~`, `join`, and the built-in widgets (`dyndash_common.widgets.render`).
 
 These are cheap first checks. The wall that holds whatever slips past them is the render
 process itself: its memory, CPU and wall-clock limits (`dyndash_common.templating.pool`).
@@ -22,6 +24,7 @@ process itself: its memory, CPU and wall-clock limits (`dyndash_common.templatin
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -32,9 +35,13 @@ from jinja2.exceptions import SecurityError
 from jinja2.filters import do_center, do_format, do_indent, do_join, do_replace
 from jinja2.nodes import Concat, Const, EvalContextModifier, Expr, Impossible, TemplateData
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import Namespace
-from markupsafe import soft_str
+from jinja2.sandbox import (
+    ImmutableSandboxedEnvironment,
+    SandboxedEscapeFormatter,
+    SandboxedFormatter,
+)
+from jinja2.utils import Namespace, _PassArg
+from markupsafe import Markup, soft_str
 
 from dyndash_common.errors import BudgetExceeded
 from dyndash_common.templating.meter import charge
@@ -44,8 +51,8 @@ MAX_EXPONENT = 1_000
 MAX_FORMAT_WIDTH = 10_000
 MAX_INT_BITS = 100_000
 MAX_NESTING = 100
-# How many values the nesting and printability checks look at before trusting the process
-# limits instead: they must stay cheap on big but harmless data.
+# How many values the nesting check looks at before trusting the process limits instead: it
+# runs on every namespace store, printed or not, so it must stay cheap on big harmless data.
 MAX_CHECKED_VALUES = 10_000
 _CONTAINERS = (list, tuple, dict, set, frozenset)
 _PLAIN = (str, int, float, bool, type(None), Undefined)
@@ -53,6 +60,19 @@ _FORMAT_NUMBERS = re.compile(r"\d+")
 # Widths taken from the arguments ('%*d', '{:{}}') cannot be checked before the C call.
 _ARGUMENT_WIDTH = re.compile(r"%[^a-zA-Z%]*\*|\{[^{}]*:[^{}]*\{")
 _WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
+# How CPython's default repr names an object: `<generator object f at 0x7f…>`.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+# Filters that hand on their input's items or compute a number, never its text: what they give
+# is printed (and checked) later, and they must take iterators (`|map(…)|join`). Every other
+# filter may print its input, so its input and arguments are checked first.
+_STRUCTURAL_FILTERS = frozenset(
+    {
+        "abs", "attr", "batch", "count", "d", "default", "dictsort", "first", "float",
+        "groupby", "int", "items", "join", "last", "length", "list", "map", "max", "min",
+        "random", "reject", "rejectattr", "reverse", "round", "select", "selectattr", "slice",
+        "sort", "sum", "tojson", "unique",
+    }
+)  # fmt: skip
 
 __all__ = ["BudgetExceeded", "DashboardSandbox", "SourcesLoader"]
 
@@ -129,16 +149,20 @@ class BoundedNamespace(Namespace):
 
 
 def _unprintable(value: Any) -> str | None:
-    """What in `value` has no text of its own to print (None when all of it has)."""
+    """What in `value` has no text of its own to print (None when all of it has).
+
+    Every value is looked at (each container once): printing them costs more than this."""
     pending = [value]
-    checked = 0
-    while pending and checked < MAX_CHECKED_VALUES:
+    walked: set[int] = set()
+    while pending:
         current = pending.pop()
-        checked += 1
         if isinstance(current, _PLAIN):
             continue
-        if isinstance(current, _CONTAINERS):
-            pending.extend(_children(current))
+        if isinstance(current, (*_CONTAINERS, Namespace)):
+            if id(current) not in walked:
+                walked.add(id(current))
+                children = current._Namespace__attrs if isinstance(current, Namespace) else current
+                pending.extend(_children(children))
             continue
         if isinstance(current, type):
             return "a class"
@@ -147,15 +171,49 @@ def _unprintable(value: Any) -> str | None:
         kind: Any = type(current)
         if kind.__repr__ is object.__repr__ and kind.__str__ is object.__str__:
             return f"a {kind.__name__} object"
+        # A repr of its own may still be the default one's (a generator, an iterator).
+        if _ADDRESS.search(repr(current)) or _ADDRESS.search(str(current)):
+            return f"a {kind.__name__} object"
     return None
+
+
+def refuse_unprintable(value: Any, where: str = "") -> None:
+    """SecurityError when `value` would print a Python repr; `where` says how it was printed."""
+    what = _unprintable(value)
+    if what is not None:
+        how = f" ({where})" if where else ""
+        raise SecurityError(f"printing {what}{how} is not allowed; print its data instead")
 
 
 def finalize_output(value: Any) -> Any:
     """Every `{{ … }}` passes here before it is printed."""
-    what = _unprintable(value)
-    if what is not None:
-        raise SecurityError(f"printing {what} is not allowed; print its data instead")
+    refuse_unprintable(value)
     return value
+
+
+def _checked_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """`function`, refusing first an input or argument that would print a Python repr."""
+    skipped = 1 if _PassArg.from_obj(function) is not None else 0
+    where = f"through |{name}"
+
+    @functools.wraps(function)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        refuse_unprintable((args[skipped:], list(kwargs.values())), where)
+        return function(*args, **kwargs)
+
+    return checked
+
+
+class _TextFormatter(SandboxedFormatter):
+    """str.format's fields, each refused if it would print a Python repr (`{!r}` included)."""
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        refuse_unprintable(value, "in str.format")
+        return super().convert_field(value, conversion)
+
+
+class _EscapeTextFormatter(_TextFormatter, SandboxedEscapeFormatter):
+    pass
 
 
 class _BoundedCodeGenerator(CodeGenerator):
@@ -214,8 +272,12 @@ class DashboardSandbox(ImmutableSandboxedEnvironment):
             center=self._center_filter,
             indent=self._indent_filter,
         )
+        for name, function in list(self.filters.items()):
+            if name not in _STRUCTURAL_FILTERS:
+                self.filters[name] = _checked_filter(name, function)
 
     def bounded_concat(self, join: Callable[[Iterable[Any]], str], parts: tuple[Any, ...]) -> str:
+        refuse_unprintable(parts, "in a ~ concatenation")
         texts = [soft_str(part) for part in parts]
         _bounded(sum(len(text) for text in texts), "a ~ concatenation")
         return join(texts)
@@ -236,6 +298,7 @@ class DashboardSandbox(ImmutableSandboxedEnvironment):
         elif operator == "%":
             if isinstance(left, str):
                 _check_format_string(left)
+                refuse_unprintable(right, "in % formatting")
         elif operator == "+":
             left_size, right_size = _sized(left), _sized(right)
             if left_size is not None and right_size is not None:
@@ -265,16 +328,34 @@ class DashboardSandbox(ImmutableSandboxedEnvironment):
             elif name == "replace" and len(args) >= 2:
                 _bounded(_replaced_size(owner, args[0], args[1], *args[2:3]), "str.replace()")
             elif name == "join" and args:
-                items = [soft_str(item) for item in args[0]]
+                given = list(args[0])
+                refuse_unprintable(given, "in str.join()")
+                items = [soft_str(item) for item in given]
                 _bounded(sum(map(len, items)) + len(owner) * len(items), "str.join()")
                 args = (items, *args[1:])
         return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        wrapped = super().wrap_str_format(value)
-        if wrapped is not None:
-            _check_format_string(str(value.__self__))
-        return wrapped
+        """Jinja2's own, with a formatter that refuses fields printing a Python repr."""
+        if super().wrap_str_format(value) is None:
+            return None
+        text: str = value.__self__
+        _check_format_string(str(text))
+        formatter: _TextFormatter = (
+            _EscapeTextFormatter(self, escape=text.escape)
+            if isinstance(text, Markup)
+            else _TextFormatter(self)
+        )
+        is_format_map = value.__name__ == "format_map"
+
+        def wrapper(*args: Any, **kwargs: Any) -> str:
+            if is_format_map:
+                if kwargs or len(args) != 1:
+                    raise TypeError("format_map() takes exactly one argument")
+                return type(text)(formatter.vformat(text, (), args[0]))
+            return type(text)(formatter.vformat(text, args, kwargs))
+
+        return functools.update_wrapper(wrapper, value)
 
     @staticmethod
     def _format_filter(value: str, *args: Any, **kwargs: Any) -> str:
@@ -286,6 +367,8 @@ class DashboardSandbox(ImmutableSandboxedEnvironment):
         self, eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None
     ) -> str:
         items = list(value)
+        # Items taken by `attribute` are checked by finalize_output's rule as they are joined.
+        refuse_unprintable((items, d), "through |join")
         estimate = sum(len(soft_str(item)) for item in items) + len(d) * len(items)
         _bounded(estimate, "a joined string")
         return str(do_join(eval_ctx, items, d, attribute))

@@ -13,6 +13,8 @@ from html import escape
 from typing import Any
 
 import orjson
+from jinja2 import Undefined
+from jinja2.exceptions import SecurityError
 from markupsafe import Markup
 from markupsafe import escape as markup_escape
 
@@ -37,8 +39,32 @@ DEFAULT_SIZES = {
 GENERIC_SIZE = (4, 2)
 
 
+def _text(widget: Mapping[str, Any], name: str) -> str:
+    """The widget's `name` field as text ("" when absent). Only text and numbers are taken:
+    anything else would print its Python repr, memory address included, which templates are
+    not allowed to print (README, "Templates")."""
+    value = widget.get(name)
+    if value is None or isinstance(value, Undefined):
+        return ""
+    if isinstance(value, str | int | float):
+        return str(value)
+    what = "a class" if isinstance(value, type) else "a function" if callable(value) else None
+    raise SecurityError(
+        f"printing {what or f'a {type(value).__name__} object'} (the widget's {name}) is not "
+        "allowed; render_widget takes text or a number there"
+    )
+
+
+def _kind(widget: Mapping[str, Any]) -> str:
+    return _text(widget, "type") or "generic"
+
+
+def _title(widget: Mapping[str, Any], default: str) -> str:
+    return _text(widget, "title") or _text(widget, "key") or default
+
+
 def widget_size(widget: Mapping[str, Any]) -> tuple[int, int]:
-    default = DEFAULT_SIZES.get(str(widget.get("type")), GENERIC_SIZE)
+    default = DEFAULT_SIZES.get(_kind(widget), GENERIC_SIZE)
     config = widget.get("config") or {}
     layout = config.get("layout") if isinstance(config, Mapping) else None
     if not isinstance(layout, Mapping):
@@ -67,12 +93,12 @@ def _version(widget: Mapping[str, Any]) -> int:
 def _open(widget: Mapping[str, Any], extra_class: str = "", extra: str = "") -> str:
     w, h = widget_size(widget)
     wid = _id(widget)
-    kind = escape(str(widget.get("type", "generic")))
+    kind = escape(_kind(widget))
     return (
         f'<section class="dd-card dd-w{w} dd-h{h} dd-t-{kind}{extra_class}" id="dd-widget-{wid}" '
         f'data-widget-id="{wid}" data-data-version="{_version(widget)}" '
         f'aria-labelledby="dd-title-{wid}"{extra}><h2 class="dd-card-title" id="dd-title-{wid}">'
-        f"{escape(str(widget.get('title') or widget.get('key') or ''))}</h2>"
+        f"{escape(_title(widget, ''))}</h2>"
     )
 
 
@@ -95,8 +121,8 @@ def _stat(title: str, data: dict[str, Any], config: dict[str, Any]) -> str:
 
 
 def _body(widget: Mapping[str, Any]) -> str:
-    kind = str(widget.get("type", "generic"))
-    title = str(widget.get("title") or widget.get("key") or "widget")
+    kind = _kind(widget)
+    title = _title(widget, "widget")
     data: Any = widget.get("data")
     config = _config(widget)
     if kind == "stat":
@@ -124,7 +150,7 @@ def render_widget(widget: Mapping[str, Any]) -> Markup:
         raise TypeError("render_widget takes a widget (an item of `widgets`, or `widget`)")
     try:
         check_config(_config(widget))
-        check_data(str(widget.get("type", "generic")), widget.get("data"))
+        check_data(_kind(widget), widget.get("data"))
         body = _body(widget)
     except WidgetDataError as error:
         body = (
