@@ -19,12 +19,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from dyndash.client import ApiError, Client, ClientError
 from dyndash.sitefiles import SiteFileError, Sources, read_tree, write_tree
+from dyndash.terminal import shown
 
 DEFAULT_SERVER = "http://127.0.0.1:8001"
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
 _MARKS = {"create": "+", "update": "~", "delete": "-", "adopt": "=", "unchanged": " "}
+# The admin API's default DYNDASH_MAX_BUNDLE_BYTES; a bigger bundle is refused before sending.
+DEFAULT_MAX_BUNDLE_BYTES = 32 * 1024 * 1024
 
 
 class _Failure(Exception):
@@ -82,12 +85,12 @@ def _console() -> Console:
 def _run(args: argparse.Namespace, body: Any) -> int:
     try:
         return int(body())
-    except (_Failure, SiteFileError, ClientError) as error:
+    except Exception as error:  # every failure is one line naming its cause, never a traceback
         message, details = _explain(error)
         if args.output == "json":
             print(json.dumps({"error": {"message": message, "details": details}}, indent=2))
         else:
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {shown(message)}", file=sys.stderr)
         return EXIT_ERROR
 
 
@@ -96,7 +99,12 @@ def _explain(error: Exception) -> tuple[str, Any]:
         return error.message, error.details
     if isinstance(error, ApiError):
         return f"the server answered {error.status} ({error.code}): {error.message}", error.details
-    return str(error), None
+    if isinstance(error, SiteFileError | ClientError):
+        return str(error), None
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{error.strerror or error}", None
+    return f"unexpected {type(error).__name__}: {error}", None
 
 
 def _read(directory: Path) -> tuple[dict[str, Any], Sources]:
@@ -119,7 +127,20 @@ def _located(error: ApiError, sources: Sources) -> _Failure:
     return _Failure(f"the server refused the site ({error.status}): {error.message}", details)
 
 
+def _check_size(bundle: dict[str, Any]) -> None:
+    """Refuse a bundle the server would refuse (413) before sending it: the same limit,
+    from the same setting."""
+    limit = int(os.environ.get("DYNDASH_MAX_BUNDLE_BYTES", DEFAULT_MAX_BUNDLE_BYTES))
+    size = len(json.dumps({"bundle": bundle}, ensure_ascii=False).encode())
+    if size > limit:
+        raise _Failure(
+            f"the site is {size} bytes as a request, over the server's limit of {limit} "
+            "(DYNDASH_MAX_BUNDLE_BYTES); split it or raise the limit on both sides"
+        )
+
+
 def _plan(client: Client, bundle: dict[str, Any], sources: Sources, prune: bool) -> Any:
+    _check_size(bundle)
     with _console().status(f"planning against {client.server}"):
         try:
             return client.site_apply(bundle, dry_run=True, prune=prune)
@@ -135,11 +156,14 @@ def _print_plan(plan: dict[str, Any]) -> None:
         fields = f" ({', '.join(change['fields'])})" if change["fields"] else ""
         version = "" if change["version"] is None else f" v{change['version']}"
         print(
-            f"{_MARKS[change['action']]} {change['kind']} {change['name']}{version}: "
-            f"{change['action']}{fields}"
+            shown(
+                f"{_MARKS[change['action']]} {change['kind']} {change['name']}{version}: "
+                f"{change['action']}{fields}"
+            )
         )
         if change["diff"]:
-            print(change["diff"], end="" if change["diff"].endswith("\n") else "\n")
+            diff = shown(change["diff"])
+            print(diff, end="" if diff.endswith("\n") else "\n")
     summary = plan["summary"]
     print(
         ", ".join(f"{summary[a]} to {a}" for a in ("create", "update", "delete", "adopt"))
@@ -160,11 +184,23 @@ def cmd_export(args: argparse.Namespace) -> int:
             transient=True,
         ) as progress:
             task = progress.add_task("write", total=count)
-            written = write_tree(args.directory, bundle, lambda: progress.advance(task))
+            exported = write_tree(args.directory, bundle, lambda: progress.advance(task))
         if args.output == "json":
-            print(json.dumps({"files": [str(p) for p in written]}, indent=2))
-        else:
-            print(f"wrote {len(written)} files under {args.directory}")
+            print(
+                json.dumps(
+                    {
+                        "files": [str(p) for p in exported.files],
+                        "removed": [str(p) for p in exported.removed],
+                        "not_the_sites": [str(p) for p in exported.foreign],
+                    },
+                    indent=2,
+                )
+            )
+            return EXIT_OK
+        for path in exported.foreign:
+            print(shown(f"warning: {path}: not part of the site; left as it is"), file=sys.stderr)
+        removed = f", removed {len(exported.removed)}" if exported.removed else ""
+        print(shown(f"wrote {len(exported.files)} files under {args.directory}{removed}"))
         return EXIT_OK
 
     return _run(args, body)
@@ -225,9 +261,11 @@ def cmd_apply(args: argparse.Namespace) -> int:
             after = "deleted" if change["action"] == "delete" else f"v{change['new_version']}"
             before = "new" if change["version"] is None else f"v{change['version']}"
             print(
-                f"{change['action']}d {change['kind']} {change['name']}: {before} → {after}"
-                if change["action"] != "adopt"
-                else f"adopted {change['kind']} {change['name']}: {after}"
+                shown(
+                    f"{change['action']}d {change['kind']} {change['name']}: {before} → {after}"
+                    if change["action"] != "adopt"
+                    else f"adopted {change['kind']} {change['name']}: {after}"
+                )
             )
         print(f"applied (event {result['event_id']})")
         return EXIT_OK
