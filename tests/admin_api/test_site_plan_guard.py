@@ -114,6 +114,13 @@ async def test_an_object_deleted_or_changed_outside_the_bundle_since_the_plan_is
     applied = await _apply(api, bundle, body={"expected_versions": again["expected_versions"]})
     assert applied.status_code == 200, applied.text
     assert applied.json()["data"]["applied"] is True
+    # An apply answers the fingerprint its plan was held to, not the versions it wrote.
+    changed = small_site("v2")
+    third = (await _apply(api, changed, dry_run=True)).json()["data"]
+    written = await _apply(api, changed, body={"expected_versions": third["expected_versions"]})
+    assert written.status_code == 200, written.text
+    assert written.json()["data"]["expected_versions"] == third["expected_versions"]
+    assert third["expected_versions"]["template:partials/header"] == 1
 
 
 async def test_a_widget_left_out_of_its_file_goes_only_with_prune(api: Api) -> None:

@@ -118,21 +118,27 @@ class Plan:
     # Template name → the names it includes, for the bundle's templates.
     references: dict[str, list[str]]
     current: Current
+    # Taken when the plan is made: the rows' own versions move once the apply writes them.
+    seen: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        current = self.current
+        seen = {f"template:{name}": row.version for name, row in current.templates.items()}
+        seen |= {f"route:{path}": row.version for path, row in current.routes.items()}
+        seen |= {f"dashboard:{name}": row.version for name, row in current.dashboards.items()}
+        seen |= {
+            f"widget:{dashboard}/{key}": row.version
+            for (dashboard, key), row in current.widgets.items()
+        }
+        self.seen = {step.key: 0 for step in self.steps} | {
+            key: int(version) for key, version in seen.items()
+        }
 
     def expected_versions(self) -> dict[str, int]:
         """The fingerprint of the site the plan saw: every object of every kind on the server
         (those the bundle leaves alone too), and 0 for each the bundle would create. An apply
         held to it writes nothing the plan did not show."""
-        seen = {f"template:{name}": row.version for name, row in self.current.templates.items()}
-        seen |= {f"route:{path}": row.version for path, row in self.current.routes.items()}
-        seen |= {f"dashboard:{name}": row.version for name, row in self.current.dashboards.items()}
-        seen |= {
-            f"widget:{dashboard}/{key}": row.version
-            for (dashboard, key), row in self.current.widgets.items()
-        }
-        return {step.key: step.version or 0 for step in self.steps} | {
-            key: int(version) for key, version in seen.items()
-        }
+        return dict(self.seen)
 
     def summary(self) -> dict[str, int]:
         counts = dict.fromkeys(("create", "update", "delete", "unchanged", "adopt"), 0)
