@@ -115,7 +115,7 @@ def _tick_label(tick: float, style: Any, config: dict[str, Any]) -> str:
 def _x_axis(xs: Sequence[Any], x_of: Any, config: dict[str, Any]) -> str:
     parts = [
         f'<text x="{_n(x_of(i))}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
-        f'fill="currentColor">{escape(str(xs[i]))[:16]}</text>'
+        f'fill="currentColor">{escape(str(xs[i])[:16])}</text>'
         for i in _x_labels(xs)
     ]
     if config.get("x_title"):
@@ -222,7 +222,7 @@ def bar_chart(title: str, data: dict[str, Any], config: dict[str, Any]) -> str:
         for i in _x_labels(xs, 12):
             parts.append(
                 f'<text x="{LEFT - 6}" y="{_n(TOP + slot * (i + 0.5) + 4)}" text-anchor="end" '
-                f'fill="currentColor">{escape(str(xs[i]))[:10]}</text>'
+                f'fill="currentColor">{escape(str(xs[i])[:10])}</text>'
             )
     else:
         grid, v_of_y = _axes(low, high, ticks, config)

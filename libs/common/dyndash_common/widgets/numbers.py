@@ -10,6 +10,8 @@ from typing import Any
 def compact(value: float) -> str:
     """1234 → 1.2k, 2_500_000 → 2.5M: short enough for an axis tick or a stat."""
     magnitude = abs(value)
+    if magnitude >= 1e15:
+        return f"{value:.3g}"
     for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
         if magnitude >= limit:
             return f"{value / limit:.3g}{suffix}"
@@ -34,7 +36,10 @@ def formatted(value: Any, style: str | None, currency: str = "$") -> str:
         return f"{'-' if value < 0 else ''}{currency}{abs(value):,.2f}"
     if style == "compact":
         return compact(value)
-    if value == int(value) and abs(value) < 1e15:
+    if abs(value) >= 1e15:
+        # In full, such a number is hundreds of digits (up to 1e300 in a chart).
+        return f"{value:.6g}"
+    if value == int(value):
         return f"{int(value):,}"
     return f"{value:,.2f}"
 

@@ -33,6 +33,10 @@ MAX_COLUMNS = 30
 MAX_ROWS = 1_000
 MAX_MARKDOWN_CHARS = 50_000
 MAX_NESTED_VALUES = 200_000
+# The largest magnitude a chart number may have: the charts subtract and add them (a range, a
+# stack of 12 series, a pie of 50 slices), and past this bound a sum or difference of finite
+# numbers can overflow to infinity and draw NaN coordinates (README, "Widgets").
+MAX_CHART_NUMBER = 1e300
 TABLE_FORMATS = ("number", "percent", "currency", "date")
 _COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
@@ -57,9 +61,13 @@ def _number(value: Any, path: str) -> float:
     try:
         number = float(value)
     except OverflowError:
-        raise WidgetDataError(path, "is too large for a chart (over 1e308)") from None
-    if not math.isfinite(number):
+        number = math.inf
+    if math.isnan(number):
         raise WidgetDataError(path, "must be a finite number (not NaN or Infinity)")
+    if not -MAX_CHART_NUMBER <= number <= MAX_CHART_NUMBER:
+        raise WidgetDataError(
+            path, f"must be between -{MAX_CHART_NUMBER:g} and {MAX_CHART_NUMBER:g} for a chart"
+        )
     return number
 
 
