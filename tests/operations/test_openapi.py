@@ -162,8 +162,8 @@ def test_if_match_route_method_and_scopes_are_constrained() -> None:
 # description must hold to say for what (the README's "Bad input" lists the same rules).
 SEMANTIC_422 = {
     "keys_create": ("expires_at", "not in the future"),
-    "routes_create": ("naming nothing", "private dashboard", "64 bits"),
-    "routes_update": ("naming nothing", "private dashboard", "64 bits"),
+    "routes_create": ("neither a template_id", "naming nothing", "private dashboard", "64 bits"),
+    "routes_update": ("neither a template_id", "naming nothing", "private dashboard", "64 bits"),
     "templates_create": ("does not compile", "include cycle", "64 bits"),
     "templates_update": ("does not compile", "include cycle", "64 bits"),
     "templates_preview": ("fails to render", "64 bits"),

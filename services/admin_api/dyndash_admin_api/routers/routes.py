@@ -29,8 +29,8 @@ from dyndash_common.envelope import Envelope, success
 
 # What a 422 may refuse that the route schemas allow (README, "Bad input").
 REFERENCES = (
-    "a template_id or handler_config.dashboard_id naming nothing; a public route showing a "
-    "private dashboard; an integer past 64 bits in handler_config.context"
+    "neither a template_id nor a handler_config.dashboard_id, or either naming nothing; a "
+    "public route showing a private dashboard; an integer past 64 bits in handler_config.context"
 )
 
 router = APIRouter(prefix="/api/v1/routes", tags=["routes"])
