@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import event
 
 from dyndash_common.settings import Settings
 from tests.gateway.conftest import Site, start_site
@@ -179,3 +180,34 @@ async def test_stream_opens_are_counted_by_the_rate_limiter(backend: Backend) ->
 def test_stream_caps_must_be_positive(setting: str) -> None:
     with pytest.raises(ValidationError):
         Settings.model_validate({setting: 0})
+
+
+async def test_streams_of_one_key_share_their_key_rechecks(backend: Backend) -> None:
+    """Eight streams of one key on a private dashboard re-check it every 2 s: one key query
+    per key per second between them, not one per stream (web.shared_checks)."""
+    async with capped_site(backend) as site:
+        dashboard = await site.admin.create_dashboard("private-live")
+        reader = await site.admin.create_key("data:read")
+        path = f"/live/dashboards/{dashboard['id']}"
+        await site.eventually(path, lambda r: r.status_code == 401)
+        queries = 0
+
+        def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            nonlocal queries
+            if "FROM api_keys" in statement:
+                queries += 1
+
+        engine = site.gateway.runtime.database.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            streams = [
+                await open_stream(str(site.web.base_url), path, key=reader) for _ in range(8)
+            ]
+            assert [stream.status for stream in streams] == [200] * 8
+            queries = 0
+            await asyncio.sleep(4.5)  # two re-check periods of every stream
+            # 16 checks were due; shared, at most one query per second (plus one in flight).
+            assert 1 <= queries <= 6, queries
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+            close_all(streams)

@@ -23,6 +23,7 @@ from dyndash_common.web import (
     DRAINING_STATE_KEY,
     BodyLimitMiddleware,
     RequestIdMiddleware,
+    SharedChecks,
     StreamSlots,
     install_error_handlers,
     instrument_http,
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, bus: EventBus | None = None)
             total=settings.events_max_streams,
             holder_kind="API key",
         )
+        app.state.event_stream_rechecks = SharedChecks[str | None]()
         settle_heap()
 
         async def metrics() -> bytes:

@@ -35,7 +35,7 @@ from dyndash_common.site import (
 )
 from dyndash_common.tasks import cancel_and_wait
 from dyndash_common.templating import RenderBudget, RenderPool
-from dyndash_common.web import StreamSlots
+from dyndash_common.web import SharedChecks, StreamSlots
 from dyndash_gateway.live import LiveHub
 from dyndash_gateway.ready import ReadyResponses
 from dyndash_gateway.responses import PagePolicies
@@ -69,18 +69,24 @@ class KeyCache:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._checked: dict[bytes, tuple[float, KeyCheck]] = {}
+        # Open streams re-check their key every few seconds: those of one key share a query.
+        self._queries: SharedChecks[KeyCheck] = SharedChecks()
 
     async def check(self, presented: str | None, *, fresh: bool = False) -> KeyCheck:
-        """`fresh`: ask the database even if a check is cached (open streams re-checking)."""
+        """`fresh`: ask the database even if a check is cached (open streams re-checking);
+        an answer the database gave within the last second counts as fresh."""
         if not presented:
             return KeyCheck(False, "an API key is required", frozenset())
         if len(presented) > MAX_KEY_LENGTH:
             return KeyCheck(False, "the API key is not valid", frozenset())
         digest = hashlib.blake2b(presented.encode(), digest_size=32).digest()
-        now = time.monotonic()
         cached = self._checked.get(digest)
-        if cached is not None and cached[0] > now and not fresh:
+        if cached is not None and cached[0] > time.monotonic() and not fresh:
             return cached[1]
+        return await self._queries.ask(digest, lambda: self._query(digest, presented))
+
+    async def _query(self, digest: bytes, presented: str) -> KeyCheck:
+        now = time.monotonic()
         try:
             async with self.runtime.database.sessions() as session:
                 key = await authenticate(

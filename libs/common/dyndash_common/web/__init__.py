@@ -29,6 +29,7 @@ from dyndash_common.web.paths import (
     sent_path,
 )
 from dyndash_common.web.readiness import dependency_checks
+from dyndash_common.web.shared_checks import SharedChecks
 from dyndash_common.web.stream_slots import SlotStreamingResponse, StreamSlot, StreamSlots
 from dyndash_common.web.streams import DRAINING_STATE_KEY, KEEPALIVE_SECONDS, draining, guarded
 
@@ -44,6 +45,7 @@ __all__ = [
     "BodyLimitMiddleware",
     "PathId",
     "RequestIdMiddleware",
+    "SharedChecks",
     "SlotStreamingResponse",
     "StreamSlot",
     "StreamSlots",

@@ -21,6 +21,7 @@ from dyndash_common.runtime import Runtime
 from dyndash_common.web import (
     KEEPALIVE_SECONDS,
     RATE_LIMIT,
+    SharedChecks,
     SlotStreamingResponse,
     StreamSlots,
     draining,
@@ -94,10 +95,12 @@ async def stream_events(
     # process (503), so one key cannot hold the process busy with idle streams.
     slots: StreamSlots = request.app.state.event_stream_slots
     slot = slots.take(f"key:{key.id}")
+    # The streams of one key share each re-check's query (web.shared_checks).
+    rechecks: SharedChecks[str | None] = request.app.state.event_stream_rechecks
     return SlotStreamingResponse(
         guarded(
             _frames(runtime, start),
-            recheck=lambda: _refusal(runtime, presented),
+            recheck=lambda: rechecks.ask(key.id, lambda: _refusal(runtime, presented)),
             closing=draining(request),
         ),
         slot=slot,
