@@ -9,7 +9,7 @@ ifeq ($(UV),)
 UV := .tools/bin/uv
 endif
 
-.PHONY: dev test lint bench cluster uv sync
+.PHONY: dev test lint bench cluster uv sync docs
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { $(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv==0.13.9; }
@@ -59,3 +59,9 @@ bench: sync
 # REDIS_URL. Prints the URLs and an admin key; Ctrl-C stops every process.
 cluster: sync
 	$(UV) run --frozen python -m devtools.cluster
+
+# The documentation site (README "Documentation"): docs/ with MkDocs and Material into site/;
+# --strict makes a broken link, anchor or nav entry fail; `make test` runs the same build.
+# NO_MKDOCS_2_WARNING keeps out a banner Material prints about its own future on every build.
+docs: sync
+	NO_MKDOCS_2_WARNING=1 $(UV) run --frozen mkdocs build --strict --site-dir site
