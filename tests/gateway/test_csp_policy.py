@@ -8,6 +8,8 @@ import re
 import httpx
 import pytest
 
+from dyndash_common.cache import CachedEntry
+from dyndash_gateway.responses import PagePolicies, entry_response
 from tests.gateway.conftest import Site, start_site
 from tests.utils.backends import Backend, snapshot
 
@@ -95,3 +97,28 @@ async def test_gateways_sharing_l2_each_send_their_own_policy(backend: Backend) 
             assert len(second.gateway.ready_responses) == 1
             first_again = await first.page("/mix")
             _only_own_policy(first_again, "https://cdn-a.example.com", "cdn-b")
+
+
+def test_a_stored_route_origin_that_no_longer_passes_is_left_out_of_the_policy() -> None:
+    # A route written before origins were matched whole may hold one with a newline, which
+    # no server can send in a header: the page keeps the rest of its policy instead of a 500.
+    entry = CachedEntry.build(
+        b"<p>old</p>",
+        "text/html; charset=utf-8",
+        60,
+        nonce="n0nce",
+        route_csp=(("img-src", ("https://img.example", "https://x.example\n")),),
+    )
+    _, headers, _ = entry_response(
+        entry,
+        cache=b"HIT-L2",
+        cache_control=b"public, no-cache",
+        accept_encoding=b"",
+        if_none_match=b"",
+        policies=PagePolicies({"script-src": ["https://cdn.example.com"]}),
+    )
+    policy = dict(headers)[b"content-security-policy"].decode()
+    assert "\n" not in policy
+    assert "https://x.example" not in policy
+    assert "img-src 'self' data:;" in policy
+    assert "script-src 'self' 'nonce-n0nce' https://cdn.example.com;" in policy

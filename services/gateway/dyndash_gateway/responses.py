@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from html import escape
 
 from starlette.responses import Response
 from starlette.types import Send
 
 from dyndash_common.cache import CachedEntry
-from dyndash_common.csp import CspExtras, allows_framing, content_security_policy
+from dyndash_common.csp import (
+    CspError,
+    CspExtras,
+    allows_framing,
+    check_csp,
+    content_security_policy,
+)
 from dyndash_common.web import NOSNIFF
 
 # X-Frame-Options cannot list origins: a page whose policy allows framing by some (README,
@@ -22,6 +29,7 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-frame-options", b"DENY"),
 ]
 VARY = (b"vary", b"Accept-Encoding")
+log = logging.getLogger("dyndash.gateway")
 # Entries in L1 and the stale window at once, about: past it, the finished policies are built
 # again as their entries are sent.
 MAX_REMEMBERED_POLICIES = 4096
@@ -44,7 +52,7 @@ class PagePolicies:
         if finished is None:
             if len(self._finished) >= MAX_REMEMBERED_POLICIES:
                 self._finished.clear()
-            policy = content_security_policy(entry.nonce, self.site_csp, dict(entry.route_csp))
+            policy = content_security_policy(entry.nonce, self.site_csp, _route_additions(entry))
             framing = EMBEDDABLE_HEADERS if allows_framing(policy) else SECURITY_HEADERS
             finished = (framing, (b"content-security-policy", policy.encode()))
             self._finished[entry.nonce] = finished
@@ -161,6 +169,17 @@ def entry_response(
     if encoding in CONTENT_ENCODING:
         headers.append((b"content-encoding", CONTENT_ENCODING[encoding]))
     return (entry.status, headers, body)
+
+
+def _route_additions(entry: CachedEntry) -> CspExtras:
+    """The route's additions, checked again: a route stored before a check was tightened (an
+    origin ending in a newline) must not make every response carrying it fail. Such a route's
+    additions are left out, which only makes its policy stricter."""
+    try:
+        return check_csp({directive: list(origins) for directive, origins in entry.route_csp})
+    except CspError as error:
+        log.warning("route_csp_refused", extra={"details": {"error": str(error)}})
+        return {}
 
 
 async def send_entry(
