@@ -29,8 +29,8 @@ async def test_values_with_a_trailing_newline_are_refused_on_write(site: Site) -
             },
             "csp.script-src[0]",
         ),
-        ("/api/v1/routes", {"path": "/api\n", "template_id": template["id"]}, "path"),
-        ("/api/v1/routes", {"path": "/report\n", "template_id": template["id"]}, "path"),
+        ("/api/v1/routes", {"path": "/api\n", "template_id": template["id"]}, "'api\\n'"),
+        ("/api/v1/routes", {"path": "/report\n", "template_id": template["id"]}, "'report\\n'"),
         (
             f"/api/v1/dashboards/{dashboard['id']}/widgets",
             {"key": "c", "config": {"colors": ["#ffffff\n"]}},
@@ -40,7 +40,7 @@ async def test_values_with_a_trailing_newline_are_refused_on_write(site: Site) -
     for path, body, named in cases:
         response = await api.client.post(path, json=body)
         assert response.status_code == 422, (body, response.text)
-        assert named in response.text, (named, response.text)
+        assert named in response.json()["message"], (named, response.text)
     assert await snapshot(api.backend.settings) == before
     # The same origin without the newline is a route whose page is served.
     await site.publish_page(

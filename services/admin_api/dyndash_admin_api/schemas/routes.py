@@ -34,7 +34,8 @@ def check_path(path: str) -> str:
         # fullmatch: Python's `$` also matches before a final newline.
         if not _SEGMENT.fullmatch(segment):
             raise ValueError(
-                f"path segment '{segment}' must be letters, digits, '_.~-', or a {{param}}"
+                # !r: a refused newline or control character is shown escaped, not raw.
+                f"path segment {segment!r} must be letters, digits, '_.~-', or a {{param}}"
             )
         if segment.startswith("{"):
             names.append(segment[1:-1])
