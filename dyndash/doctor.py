@@ -24,8 +24,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dyndash_common.db import Event, create_engine, utcnow
-from dyndash_common.db.migrate import MIGRATIONS
+from dyndash_common.db import MIGRATIONS, Event, create_engine, utcnow
 from dyndash_common.events import stream_key
 from dyndash_common.settings import DEV_KEY_PEPPER, Settings
 

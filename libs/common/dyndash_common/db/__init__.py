@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dyndash_common.db.engine import Database, create_engine
-from dyndash_common.db.migrate import downgrade, upgrade
+from dyndash_common.db.migrate import MIGRATIONS, downgrade, upgrade
 from dyndash_common.db.models import (
     ApiKey,
     Base,
@@ -17,6 +17,7 @@ from dyndash_common.db.models import (
 from dyndash_common.db.types import utcnow
 
 __all__ = [
+    "MIGRATIONS",
     "ApiKey",
     "Base",
     "Dashboard",
