@@ -24,12 +24,30 @@ from dyndash_common.errors import Conflict, ValidationFailed
 from dyndash_common.widgets import WidgetDataError, check_config, check_data
 
 
-async def _dashboard_name_is_free(session: AsyncSession, name: str) -> None:
-    if (await session.execute(select(Dashboard.id).where(Dashboard.name == name))).first():
+async def _dashboard_name_is_free(
+    session: AsyncSession, name: str, renamed: int | None = None
+) -> None:
+    """Refuse a name taken, also one taken in another case: `Sales` and `sales` would be one
+    file on macOS and Windows (README, "Sites as code"). Names are ASCII, so SQL lower() is
+    exact on both backends; the template graph lock, which a site apply holds too, keeps two
+    writers from each finding the name free (SQLite writes are serial); callers take it
+    before any row lock, in the order a site apply takes them."""
+    query = select(Dashboard.name).where(func.lower(Dashboard.name) == name.lower())
+    if renamed is not None:
+        query = query.where(Dashboard.id != renamed)
+    taken = (await session.execute(query.limit(1))).scalar_one_or_none()
+    if taken == name:
         raise Conflict(f"a dashboard named '{name}' already exists", details={"field": "name"})
+    if taken is not None:
+        raise Conflict(
+            f"a dashboard named '{taken}' already exists; names may not differ only in case "
+            "(a site export would make them one file on macOS and Windows)",
+            details={"field": "name", "existing": taken},
+        )
 
 
 async def create_dashboard(changes: ChangeSet, fields: dict[str, Any]) -> Dashboard:
+    await lock_template_graph(changes.session)
     await _dashboard_name_is_free(changes.session, fields["name"])
     now = utcnow()
     row = Dashboard(**fields, version=1, created_at=now, updated_at=now)
@@ -47,12 +65,14 @@ async def update_dashboard(
     if_match: int | None,
     force: bool = False,
 ) -> Dashboard:
+    if "name" in fields:
+        await lock_template_graph(changes.session)
     row = await locked_for_write(changes.session, Dashboard, dashboard_id, if_match, force=force)
     changed = changed_fields(row, fields)
     if not changed:
         return row
     if "name" in changed:
-        await _dashboard_name_is_free(changes.session, changed["name"])
+        await _dashboard_name_is_free(changes.session, changed["name"], renamed=row.id)
     if changed.get("is_public") is False:
         await _no_public_route_shows(changes.session, row)
     save_new_version(row, changed)

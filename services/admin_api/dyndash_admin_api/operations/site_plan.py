@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,6 +233,29 @@ def _no_duplicates(kind: str, names: list[str], where: str) -> None:
         seen.add(name)
 
 
+def _no_case_twins(kind: str, names: list[str], existing: Collection[str], prune: bool) -> None:
+    """No two names of the site after the apply differ only in case: they would be one file
+    in an export on macOS and Windows (README, "Sites as code"), as on a single write."""
+    final: dict[str, str] = {}
+    for name in names:
+        twin = final.setdefault(name.lower(), name)
+        if twin != name:
+            raise ValidationFailed(
+                f"{kind}s '{twin}' and '{name}' differ only in case; rename one",
+                details={"duplicate": name},
+            )
+    # Only a name the apply adds is held to this: a pair stored before the rule stays applyable.
+    stored = {} if prune else {name.lower(): name for name in existing}
+    for name in names:
+        twin = stored.get(name.lower(), name)
+        if name not in existing and twin != name:
+            raise Conflict(
+                f"a {kind} named '{twin}' already exists; '{name}' differs from it only in "
+                "case (rename it, or apply with --prune to replace it)",
+                details={"existing": twin},
+            )
+
+
 def route_fields(row: Route, current: Current) -> dict[str, Any]:
     config = {k: v for k, v in (row.handler_config or {}).items() if k != "dashboard_id"}
     return {
@@ -355,6 +378,8 @@ async def make_plan(
     }
     graph.update(references)
     _check_graph(graph, [t.name for t in bundle.templates])
+    _no_case_twins("template", [t.name for t in bundle.templates], current.templates, prune)
+    _no_case_twins("dashboard", [d.name for d in bundle.dashboards], current.dashboards, prune)
     steps = _template_steps(bundle, current, prune)
     dashboards = _final_dashboards(bundle.dashboards, current, prune)
     steps += _dashboard_steps(bundle.dashboards, current, prune, set(graph))

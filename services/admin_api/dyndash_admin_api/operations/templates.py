@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dyndash_admin_api.operations.common import (
@@ -43,9 +43,23 @@ def _check_graph(name: str, references: Collection[str], graph: dict[str, list[s
         )
 
 
-async def _name_is_free(session: AsyncSession, name: str) -> None:
-    if (await session.execute(select(Template.id).where(Template.name == name))).first():
+async def _name_is_free(session: AsyncSession, name: str, renamed: int | None = None) -> None:
+    """Refuse a name taken, also one taken in another case: `Report` and `report` would be one
+    file on macOS and Windows (README, "Sites as code"). Names are ASCII, so SQL lower() is
+    exact on both backends; the template graph lock, held by every template write and site
+    apply, keeps two writers from each finding the name free."""
+    query = select(Template.name).where(func.lower(Template.name) == name.lower())
+    if renamed is not None:
+        query = query.where(Template.id != renamed)
+    taken = (await session.execute(query.limit(1))).scalar_one_or_none()
+    if taken == name:
         raise Conflict(f"a template named '{name}' already exists", details={"field": "name"})
+    if taken is not None:
+        raise Conflict(
+            f"a template named '{taken}' already exists; names may not differ only in case "
+            "(a site export would make them one file on macOS and Windows)",
+            details={"field": "name", "existing": taken},
+        )
 
 
 def snapshot(row: Template, author: ApiKey | None, message: str | None) -> TemplateVersion:
@@ -109,7 +123,7 @@ async def update_template(
         return row
     old_name = row.name
     if "name" in changed:
-        await _name_is_free(session, changed["name"])
+        await _name_is_free(session, changed["name"], renamed=row.id)
         users = await _templates_using(session, old_name)
         if users:
             raise Conflict(

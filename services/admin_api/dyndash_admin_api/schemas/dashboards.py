@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from dyndash_admin_api.schemas.common import (
     DataDocument,
@@ -15,15 +15,26 @@ from dyndash_admin_api.schemas.common import (
     Patch,
     WholeNumber,
 )
+from dyndash_admin_api.schemas.templates import check_file_name
 
 Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+
+
+def _fileable(name: str) -> str:
+    check_file_name(name)
+    return name
+
+
+# A dashboard's name is its file in a site export, `dashboards/<name>.yaml` (README, "Sites as
+# code"), so it must be a name files can hold; a widget key is not a file and stays a Slug.
+DashboardName = Annotated[Slug, AfterValidator(_fileable)]
 Title = Annotated[str, Field(max_length=200)]
 Position = Annotated[int, Field(ge=0, le=1_000_000), WholeNumber]
 Priority = Annotated[int, Field(ge=0, le=1000), WholeNumber]
 
 
 class DashboardCreate(Input):
-    name: Slug
+    name: DashboardName
     title: Title = ""
     description: Annotated[str, Field(max_length=2000)] | None = None
     is_public: bool = False
@@ -32,7 +43,7 @@ class DashboardCreate(Input):
 class DashboardUpdate(Patch):
     NULLABLE = frozenset({"description"})
 
-    name: Slug | None = None
+    name: DashboardName | None = None
     title: Title | None = None
     description: Annotated[str, Field(max_length=2000)] | None = None
     is_public: bool | None = None

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from dyndash_admin_api.schemas.common import Input, JsonObject, Output, WholeNumber
-from dyndash_admin_api.schemas.dashboards import Slug, Title, WidgetCreate
+from dyndash_admin_api.schemas.dashboards import DashboardName, Slug, Title, WidgetCreate
 from dyndash_admin_api.schemas.routes import HandlerConfig, RouteMethod, RoutePath
 from dyndash_admin_api.schemas.templates import Content, Description, TemplateName
 
@@ -65,7 +65,7 @@ class WidgetSpec(WidgetCreate):
 
 
 class DashboardSpec(Input):
-    name: Slug
+    name: DashboardName
     title: Title = ""
     description: Annotated[str, Field(max_length=2000)] | None = None
     is_public: bool = False

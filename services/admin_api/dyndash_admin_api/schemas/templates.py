@@ -5,14 +5,51 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from dyndash_admin_api.schemas.common import MAX_ID, Input, JsonObject, Output, Patch, WholeNumber
 
 MAX_CONTENT_CHARS = 256 * 1024
+# The files a template becomes in a site export (README, "Sites as code").
+_TEMPLATE_FILE_SUFFIXES = (".html", ".css", ".js", ".yaml")
+# Device names Windows reserves in any folder and with any extension (`con.html` too).
+_WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", *(f"{port}{n}" for port in ("COM", "LPT") for n in range(10))}
+)
+
+
+def check_file_name(part: str) -> None:
+    """Refuse a name part no file or folder can hold on Linux, macOS and Windows alike, where
+    a site repository is checked out (README, "Sites as code")."""
+    if part.endswith("."):
+        raise ValueError(f"'{part}' may not end in '.' (Windows drops it from file names)")
+    if part.split(".")[0].upper() in _WINDOWS_DEVICES:
+        raise ValueError(f"'{part}' is a device name Windows reserves; choose another name")
+
+
+def _fileable(name: str) -> str:
+    """Each `/`-separated part of a template name is a folder of the export, the last one its
+    files (`a/b` → `templates/a/b.html`), so every part must be a name files can hold."""
+    parts = name.split("/")
+    for index, part in enumerate(parts):
+        if part == "":
+            raise ValueError("a '/'-separated part is empty ('a//b', 'a/'); remove the '/'")
+        if not part[0].isalnum():
+            raise ValueError(f"'{part}': each '/'-separated part must start with a letter or digit")
+        check_file_name(part)
+        # A folder `x.html` would be the file of the template `x` (file versus folder).
+        if index < len(parts) - 1 and part.lower().endswith(_TEMPLATE_FILE_SUFFIXES):
+            raise ValueError(
+                f"'{part}' names a folder and may not end in .html, .css, .js or .yaml "
+                "(a template's files end so)"
+            )
+    return name
+
 
 TemplateName = Annotated[
-    str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$")
+    str,
+    Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$"),
+    AfterValidator(_fileable),
 ]
 Content = Annotated[str, Field(max_length=MAX_CONTENT_CHARS)]
 Description = Annotated[str, Field(max_length=2000)]
