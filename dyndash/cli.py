@@ -252,22 +252,6 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_doctor(args: argparse.Namespace) -> int:
-    # Imported here: `dyndash --help` and the services do not pay for the doctor's imports.
-    from dyndash.doctor import as_json, as_text, diagnose, exit_code
-
-    findings = asyncio.run(
-        diagnose(
-            check_seconds=args.timeout,
-            gateway_url=args.gateway,
-            admin_url=args.admin,
-            metrics_urls=tuple(args.metrics),
-        )
-    )
-    print(as_json(findings) if args.output == "json" else as_text(findings))
-    return exit_code(findings)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dyndash", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -313,26 +297,6 @@ def build_parser() -> argparse.ArgumentParser:
     tail = events.add_parser("tail", help="print the live event stream as JSON lines")
     tail.add_argument("--after", type=int, help="start after this event id (default: now)")
     tail.set_defaults(handler=cmd_events_tail)
-    doctor = commands.add_parser(
-        "doctor",
-        help="check this deployment's settings and dependencies (exit 0 ok, 1 warn, 2 fail)",
-    )
-    doctor.add_argument("--output", choices=("text", "json"), default="text")
-    doctor.add_argument(
-        "--timeout", type=float, default=5.0, help="seconds each check may take (default 5)"
-    )
-    doctor.add_argument("--gateway", metavar="URL", help="also probe a gateway's /healthz, /readyz")
-    doctor.add_argument(
-        "--admin", metavar="URL", help="also probe an admin API's /healthz, /readyz"
-    )
-    doctor.add_argument(
-        "--metrics",
-        metavar="URL",
-        action="append",
-        default=[],
-        help="also scrape an operator port (http://host:9100/metrics); repeat for each",
-    )
-    doctor.set_defaults(handler=cmd_doctor)
     add_site_commands(commands)
     return parser
 
