@@ -15,14 +15,12 @@ import argparse
 import asyncio
 import os
 import time
-import uuid
 from pathlib import Path
 
-from bench.gateway import PAGE, seed
+from bench.gateway import PAGE, prepare
 from bench.harness import Load, dyndash, free_port, process, rss_mib, service_env, wrk
 from tests.gateway.test_live_caps import Stream, open_stream
 from tests.utils.backends import (
-    create_postgres_database,
     delete_redis_prefix,
     drop_postgres_database,
 )
@@ -102,12 +100,6 @@ async def run(arguments: argparse.Namespace, env: dict[str, str]) -> None:
             f"{ratio:>11.2f}  {verdict} ({a.requests_per_second:.0f} -> "
             f"{b.requests_per_second:.0f} req/s, {b.errors} errors)"
         )
-
-
-async def prepare() -> tuple[str, str]:
-    url = await create_postgres_database()
-    await seed(url)
-    return url, f"dyndash-bench-{uuid.uuid4().hex[:8]}"
 
 
 def main(arguments: argparse.Namespace) -> None:
